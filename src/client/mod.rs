@@ -1,0 +1,1 @@
+//! A blocking RTMP(S) client for tests and benchmarks.

@@ -1,0 +1,3 @@
+//! rtmpsd: parse flags, start logging, load TLS, run the server.
+
+fn main() {}

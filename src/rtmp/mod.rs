@@ -1,0 +1,19 @@
+//! The RTMP protocol core, sans-IO: byte slices in, events and bytes out.
+//!
+//! Nothing here names sockets, threads, TLS, clocks or random number generators; the
+//! caller passes time and random bytes in as values. The layers, bottom up:
+//! `handshake`, `chunk`, `message`, `amf0`, `media`, and `session`, which drives the
+//! others for one server-side connection.
+
+pub mod amf0;
+pub mod chunk;
+pub mod command;
+mod error;
+pub mod handshake;
+pub mod media;
+pub mod message;
+pub mod session;
+mod timestamp;
+
+pub use error::Error;
+pub use timestamp::Timestamp;

@@ -1,0 +1,1 @@
+//! Sockets, TLS, threads and the stream hub around the protocol core.
