@@ -1,1 +1,228 @@
 //! Command-line flags and the validated configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use argh::FromArgs;
+
+use crate::rtmp::amf0::AmfLimits;
+use crate::rtmp::chunk::ChunkLimits;
+use crate::rtmp::session::SessionConfig;
+
+/// rtmpsd: RTMPS ingest and fan-out server for small boards.
+#[derive(FromArgs, Debug)]
+pub struct Args {
+    /// address of the RTMPS (TLS) listener (default 0.0.0.0:1936)
+    #[argh(option, default = "SocketAddr::from(([0, 0, 0, 0], 1936))")]
+    pub listen: SocketAddr,
+    /// address of a plain-RTMP listener; off unless given
+    #[argh(option)]
+    pub rtmp_listen: Option<SocketAddr>,
+    /// PEM certificate chain; without it a self-signed certificate is made in --state-dir
+    #[argh(option)]
+    pub cert: Option<PathBuf>,
+    /// PEM private key for --cert
+    #[argh(option)]
+    pub key: Option<PathBuf>,
+    /// folder for the generated certificate and publish key (default ./rtmpsd-state)
+    #[argh(option, default = "PathBuf::from(\"rtmpsd-state\")")]
+    pub state_dir: PathBuf,
+    /// stream key that may publish (repeatable); without any, one is made and kept in --state-dir
+    #[argh(option)]
+    pub publish_key: Vec<String>,
+    /// key players must give as `?key=` after the stream name (repeatable); playing is open without
+    #[argh(option)]
+    pub play_key: Vec<String>,
+    /// most connections at once (default 256)
+    #[argh(option, default = "256")]
+    pub max_connections: usize,
+    /// log level: error, warn, info, debug, trace (default info; RUST_LOG overrides)
+    #[argh(option, default = "String::from(\"info\")")]
+    pub log: String,
+    /// TLS cipher preference enforced on clients: chacha (no AES instructions) or aes (default aes)
+    #[argh(option, default = "CipherOrder::Aes")]
+    pub cipher_order: CipherOrder,
+    /// bytes of the current GOP kept per stream for instant start, in KiB (default 4096)
+    #[argh(option, default = "4096")]
+    pub gop_cache_kib: usize,
+    /// messages queued per player before it drops video (default 512)
+    #[argh(option, default = "512")]
+    pub player_queue: usize,
+    /// bytes queued per player before it drops video, in KiB (default 8192)
+    #[argh(option, default = "8192")]
+    pub player_queue_kib: usize,
+    /// seconds a player may stay behind before it is disconnected (default 10)
+    #[argh(option, default = "10")]
+    pub slow_player_secs: u64,
+    /// seconds allowed for the TLS and RTMP handshakes and `connect` (default 10)
+    #[argh(option, default = "10")]
+    pub handshake_timeout_secs: u64,
+    /// seconds a publisher may send nothing before it is disconnected (default 30)
+    #[argh(option, default = "30")]
+    pub idle_timeout_secs: u64,
+    /// largest RTMP message accepted, in KiB (default 8192)
+    #[argh(option, default = "8192")]
+    pub max_message_kib: u32,
+    /// stack size of each session thread, in KiB (default 256)
+    #[argh(option, default = "256")]
+    pub worker_stack_kib: usize,
+}
+
+/// Which AEAD the server prefers, whatever order the client offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CipherOrder {
+    /// ChaCha20-Poly1305 first: for cores without AES instructions (Cortex-A53/A72 on Pi boards).
+    ChaCha,
+    /// AES-GCM first: for cores with AES instructions (Cortex-A76, x86-64).
+    Aes,
+}
+
+impl FromStr for CipherOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "chacha" | "chacha20" => Ok(CipherOrder::ChaCha),
+            "aes" | "aes-gcm" => Ok(CipherOrder::Aes),
+            other => Err(format!("unknown cipher order {other:?}: use chacha or aes")),
+        }
+    }
+}
+
+/// Every bound the server enforces, in one place.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most connections at once.
+    pub max_connections: usize,
+    /// Time for the TLS and RTMP handshakes and `connect` together.
+    pub handshake_timeout: Duration,
+    /// Time a publisher may stay silent.
+    pub idle_timeout: Duration,
+    /// Bytes of GOP kept per stream.
+    pub gop_cache_bytes: usize,
+    /// Messages queued per player.
+    pub player_queue_len: usize,
+    /// Bytes queued per player.
+    pub player_queue_bytes: usize,
+    /// Time a player may stay behind before it is cut off.
+    pub slow_player: Duration,
+    /// Players per stream.
+    pub max_players_per_stream: usize,
+    /// Plaintext bytes read from the socket per step (the worker's fixed input buffer).
+    pub read_buffer: usize,
+    /// Encrypted bytes a session may hold unsent.
+    pub tls_out_bytes: usize,
+    /// Stack size of each session thread.
+    pub worker_stack: usize,
+    /// Protocol limits for each session.
+    pub session: SessionConfig,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            gop_cache_bytes: 4 << 20,
+            player_queue_len: 512,
+            player_queue_bytes: 8 << 20,
+            slow_player: Duration::from_secs(10),
+            max_players_per_stream: 1000,
+            read_buffer: 16 * 1024,
+            tls_out_bytes: 256 * 1024,
+            worker_stack: 256 * 1024,
+            session: SessionConfig::default(),
+        }
+    }
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// RTMPS listener.
+    pub listen: SocketAddr,
+    /// Plain RTMP listener, if the operator asked for one.
+    pub rtmp_listen: Option<SocketAddr>,
+    /// Certificate chain and key files, if given.
+    pub cert: Option<(PathBuf, PathBuf)>,
+    /// State folder.
+    pub state_dir: PathBuf,
+    /// Publish keys from the command line (empty: use or make the stored one).
+    pub publish_keys: Vec<String>,
+    /// Play keys (empty: playing is open).
+    pub play_keys: Vec<String>,
+    /// Cipher preference.
+    pub cipher_order: CipherOrder,
+    /// Log filter.
+    pub log: String,
+    /// Every limit.
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Checks the flags and turns them into a configuration.
+    pub fn from_args(args: Args) -> Result<Config, String> {
+        let cert = match (args.cert, args.key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err("--cert and --key go together".into()),
+        };
+        let positive = |name: &str, v: u64| {
+            if v == 0 {
+                Err(format!("--{name} must be above 0"))
+            } else {
+                Ok(v)
+            }
+        };
+        positive("max-connections", args.max_connections as u64)?;
+        positive("player-queue", args.player_queue as u64)?;
+        positive("handshake-timeout-secs", args.handshake_timeout_secs)?;
+        positive("idle-timeout-secs", args.idle_timeout_secs)?;
+        positive("slow-player-secs", args.slow_player_secs)?;
+        if args.worker_stack_kib < 64 {
+            return Err("--worker-stack-kib must be at least 64".into());
+        }
+        if !(1..=(1 << 20)).contains(&args.max_message_kib) {
+            return Err("--max-message-kib must be in 1..=1048576".into());
+        }
+        for key in args.publish_key.iter().chain(&args.play_key) {
+            if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'/') {
+                return Err("keys must be 1-128 printable ASCII characters without '?' or '/'".into());
+            }
+        }
+        let session = SessionConfig {
+            chunk: ChunkLimits {
+                max_message_len: args.max_message_kib * 1024,
+                ..ChunkLimits::default()
+            },
+            amf: AmfLimits::default(),
+            ..SessionConfig::default()
+        };
+        let limits = Limits {
+            max_connections: args.max_connections,
+            handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
+            idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+            gop_cache_bytes: args.gop_cache_kib * 1024,
+            player_queue_len: args.player_queue,
+            player_queue_bytes: args.player_queue_kib * 1024,
+            slow_player: Duration::from_secs(args.slow_player_secs),
+            max_players_per_stream: args.max_connections,
+            worker_stack: args.worker_stack_kib * 1024,
+            session,
+            ..Limits::default()
+        };
+        Ok(Config {
+            listen: args.listen,
+            rtmp_listen: args.rtmp_listen,
+            cert,
+            state_dir: args.state_dir,
+            publish_keys: args.publish_key,
+            play_keys: args.play_key,
+            cipher_order: args.cipher_order,
+            log: args.log,
+            limits,
+        })
+    }
+}
