@@ -1,0 +1,177 @@
+//! The byte pipe under a session: rustls over the socket, or the socket itself.
+//!
+//! Every rustls call in rtmpsd lives here, so a rustls upgrade touches one file. Both
+//! forms offer the same calls: read plaintext into the caller's buffer, queue plaintext
+//! up to a byte limit (a short count means "full, come back after `flush`"), and flush.
+
+use std::io::{self, Read, Write};
+
+use mio::net::TcpStream;
+use rustls::ServerConnection;
+
+/// What one `read` call found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// `n` plaintext bytes were put in the buffer (0: nothing yet, try after the next readable event).
+    Data(usize),
+    /// The peer closed the connection (TCP FIN or TLS close_notify).
+    Closed,
+}
+
+/// TLS or plain transport for one connection.
+pub enum Transport {
+    /// RTMPS.
+    Tls(Box<ServerConnection>),
+    /// Plain RTMP, with its own bounded send buffer.
+    Plain {
+        /// Bytes queued and not yet written.
+        out: Vec<u8>,
+        /// Most bytes `out` may hold.
+        limit: usize,
+    },
+}
+
+impl Transport {
+    /// A TLS transport over `conn`, holding at most `limit` bytes unsent.
+    pub fn tls(mut conn: ServerConnection, limit: usize) -> Transport {
+        conn.set_buffer_limit(Some(limit));
+        Transport::Tls(Box::new(conn))
+    }
+
+    /// A plain transport holding at most `limit` bytes unsent.
+    pub fn plain(limit: usize) -> Transport {
+        Transport::Plain {
+            out: Vec::with_capacity(16 * 1024),
+            limit,
+        }
+    }
+
+    /// Whether the TLS handshake is still running (always false for plain RTMP).
+    pub fn is_handshaking(&self) -> bool {
+        match self {
+            Transport::Tls(conn) => conn.is_handshaking(),
+            Transport::Plain { .. } => false,
+        }
+    }
+
+    /// Reads from the socket and returns plaintext in `buf`.
+    ///
+    /// Returns `Data(0)` when the socket has nothing more for now.
+    pub fn read(&mut self, socket: &mut TcpStream, buf: &mut [u8]) -> io::Result<ReadOutcome> {
+        match self {
+            Transport::Plain { .. } => match retry(|| socket.read(buf)) {
+                Ok(0) if !buf.is_empty() => Ok(ReadOutcome::Closed),
+                Ok(n) => Ok(ReadOutcome::Data(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Data(0)),
+                Err(e) => Err(e),
+            },
+            Transport::Tls(conn) => {
+                // Plaintext rustls already holds comes first; then more from the socket.
+                loop {
+                    match conn.reader().read(buf) {
+                        Ok(0) if !buf.is_empty() => return Ok(ReadOutcome::Closed),
+                        Ok(n) => return Ok(ReadOutcome::Data(n)),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        // UnexpectedEof: the peer vanished without close_notify.
+                        Err(e) => return Err(e),
+                    }
+                    if !conn.wants_read() {
+                        return Ok(ReadOutcome::Data(0));
+                    }
+                    match retry(|| conn.read_tls(socket)) {
+                        Ok(0) => return Ok(ReadOutcome::Closed),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadOutcome::Data(0)),
+                        Err(e) => return Err(e),
+                    }
+                    if let Err(e) = conn.process_new_packets() {
+                        // Get the alert out before the caller closes.
+                        let _ = conn.write_tls(socket);
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("tls: {e}")));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues plaintext; returns how many bytes fitted under the limit.
+    pub fn queue(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tls(conn) => conn.writer().write(bytes),
+            Transport::Plain { out, limit } => {
+                let n = bytes.len().min(limit.saturating_sub(out.len()));
+                out.extend_from_slice(bytes.get(..n).unwrap_or_default());
+                Ok(n)
+            }
+        }
+    }
+
+    /// Writes queued bytes to the socket until it would block; returns bytes still queued.
+    pub fn flush(&mut self, socket: &mut TcpStream) -> io::Result<bool> {
+        match self {
+            Transport::Tls(conn) => {
+                while conn.wants_write() {
+                    match retry(|| conn.write_tls(socket)) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(false)
+            }
+            Transport::Plain { out, .. } => {
+                let mut written = 0;
+                let result = loop {
+                    let Some(rest) = out.get(written..).filter(|r| !r.is_empty()) else {
+                        break Ok(false);
+                    };
+                    match retry(|| socket.write(rest)) {
+                        Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => written += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(true),
+                        Err(e) => break Err(e),
+                    }
+                };
+                out.drain(..written);
+                result
+            }
+        }
+    }
+
+    /// Whether bytes are waiting to be written to the socket.
+    pub fn wants_write(&self) -> bool {
+        match self {
+            Transport::Tls(conn) => conn.wants_write(),
+            Transport::Plain { out, .. } => !out.is_empty(),
+        }
+    }
+
+    /// Queues a TLS close_notify (nothing for plain RTMP).
+    pub fn close(&mut self) {
+        if let Transport::Tls(conn) = self {
+            conn.send_close_notify();
+        }
+    }
+
+    /// The negotiated TLS version and cipher suite, for the log.
+    pub fn describe(&self) -> String {
+        match self {
+            Transport::Tls(conn) => match (conn.protocol_version(), conn.negotiated_cipher_suite()) {
+                (Some(v), Some(s)) => format!("{v:?} {:?}", s.suite()),
+                _ => "tls".to_string(),
+            },
+            Transport::Plain { .. } => "plain".to_string(),
+        }
+    }
+}
+
+/// Runs an I/O call again while it is interrupted by a signal.
+fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
