@@ -53,6 +53,12 @@ impl Wakeup {
         self.armed.store(false, Ordering::SeqCst);
     }
 
+    /// Rings the waker whether or not the player is asleep (shutdown, or a race on arming).
+    pub fn force(&self) {
+        self.armed.store(false, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+
     /// Rings the waker if the player is asleep.
     pub fn ring(&self) {
         if self.armed.swap(false, Ordering::SeqCst) {

@@ -25,6 +25,7 @@ use super::frame::Frame;
 use super::hub::{Delivery, Eviction, Hub, JoinError, Stream, Subscription, Wakeup};
 use super::keys::{StreamKeys, redact, split_name};
 use super::transport::{ReadOutcome, Transport};
+use super::accept::ConnectionSlot;
 use crate::config::Limits;
 use crate::rtmp::handshake::RANDOM_SIZE;
 use crate::rtmp::session::{FANOUT_STREAM_ID, Session, SessionEvent, StreamRole};
@@ -103,6 +104,7 @@ struct Context {
     role: Role,
     app: String,
     closing: Option<String>,
+    _slot: ConnectionSlot,
 }
 
 /// One connection.
@@ -121,17 +123,16 @@ pub struct Worker {
     ctx: Context,
 }
 
-impl Wakeup {
-    /// Rings the waker whether or not the worker is asleep.
-    pub fn force(&self) {
-        self.disarm();
-        let _ = self.waker_ref().wake();
-    }
-}
-
 impl Worker {
     /// Sets up a worker for an accepted socket; `tls` for the RTMPS listener.
-    pub fn new(id: u64, peer: SocketAddr, mut socket: TcpStream, tls: bool, shared: Arc<Shared>) -> std::io::Result<Worker> {
+    pub fn new(
+        id: u64,
+        peer: SocketAddr,
+        mut socket: TcpStream,
+        tls: bool,
+        shared: Arc<Shared>,
+        slot: ConnectionSlot,
+    ) -> std::io::Result<Worker> {
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut socket, SOCKET, Interest::READABLE | Interest::WRITABLE)?;
@@ -177,6 +178,7 @@ impl Worker {
                 role: Role::Undecided,
                 app: String::new(),
                 closing: None,
+                _slot: slot,
             },
         })
     }
@@ -255,7 +257,7 @@ impl Worker {
             self.ctx.wakeup.arm();
             if !rx.is_empty() || !backlog.is_empty() {
                 // Something arrived between the last look and arming: don't sleep on it.
-                let _ = self.ctx.wakeup.force_self();
+                self.ctx.wakeup.force();
             }
         }
     }
@@ -282,6 +284,7 @@ impl Worker {
     /// Feeds the input buffer to the session until it needs more bytes.
     fn handle_input(&mut self) -> Result<(), String> {
         let mut pos = 0;
+        let chunk_size = self.session.out_chunk_size();
         loop {
             let rest = self.input.get(pos..self.input_len).unwrap_or_default();
             let fed = self
@@ -290,7 +293,7 @@ impl Worker {
                 .map_err(|e| format!("protocol error: {e}"))?;
             pos += fed.consumed;
             let action = match fed.event {
-                Some(event) => self.ctx.on_event(event, self.session_chunk_size())?,
+                Some(event) => self.ctx.on_event(event, chunk_size)?,
                 None if fed.consumed == 0 => break,
                 None => None,
             };
@@ -304,10 +307,6 @@ impl Worker {
         self.input.copy_within(pos..self.input_len, 0);
         self.input_len -= pos;
         Ok(())
-    }
-
-    fn session_chunk_size(&self) -> u32 {
-        self.session.out_chunk_size()
     }
 
     fn apply(&mut self, action: Action) -> Result<(), String> {
@@ -582,7 +581,6 @@ impl Drop for Context {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(id, _)| *id != self.id);
-        self.shared.connections.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -1,0 +1,247 @@
+//! The accept loop: one mio `Poll` over the listeners and the signal pipe; each accepted
+//! connection goes to its own named, small-stack worker thread. Nothing else happens here.
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{error, info, warn};
+use mio::net::{TcpListener, UnixStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use rustls::ServerConfig;
+
+use super::hub::{Hub, HubLimits};
+use super::keys::StreamKeys;
+use super::worker::{Shared, Worker};
+use crate::config::Limits;
+
+const TLS_LISTENER: Token = Token(0);
+const RTMP_LISTENER: Token = Token(1);
+const SIGNALS: Token = Token(2);
+const STOP: Token = Token(3);
+/// How long shutdown waits for sessions to say goodbye.
+const DRAIN_TIME: Duration = Duration::from_millis(800);
+
+/// Counts a live connection; dropping it gives the slot back.
+pub struct ConnectionSlot(Arc<Shared>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    poll: Poll,
+    tls_listener: TcpListener,
+    rtmp_listener: Option<TcpListener>,
+    signals: Option<UnixStream>,
+    stop_waker: Arc<Waker>,
+    shared: Arc<Shared>,
+}
+
+/// Stops a running server from another thread.
+#[derive(Clone)]
+pub struct Stopper {
+    shared: Arc<Shared>,
+    waker: Arc<Waker>,
+}
+
+impl Stopper {
+    /// Asks the server to stop; `run` returns soon after.
+    pub fn stop(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+}
+
+impl Server {
+    /// Binds the listeners; logs `listening rtmps on ADDR` (and `listening rtmp on ADDR`).
+    pub fn bind(
+        listen: SocketAddr,
+        rtmp_listen: Option<SocketAddr>,
+        tls: Arc<ServerConfig>,
+        keys: StreamKeys,
+        limits: Limits,
+    ) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut tls_listener = TcpListener::bind(listen)?;
+        poll.registry()
+            .register(&mut tls_listener, TLS_LISTENER, Interest::READABLE)?;
+        info!("listening rtmps on {}", tls_listener.local_addr()?);
+        let rtmp_listener = match rtmp_listen {
+            Some(addr) => {
+                let mut listener = TcpListener::bind(addr)?;
+                poll.registry()
+                    .register(&mut listener, RTMP_LISTENER, Interest::READABLE)?;
+                info!("listening rtmp on {} (plain, unencrypted)", listener.local_addr()?);
+                Some(listener)
+            }
+            None => None,
+        };
+        let stop_waker = Arc::new(Waker::new(poll.registry(), STOP)?);
+        let hub = Hub::new(HubLimits {
+            gop_cache_bytes: limits.gop_cache_bytes,
+            queue_len: limits.player_queue_len,
+            queue_bytes: limits.player_queue_bytes,
+            slow_player: limits.slow_player,
+            max_players: limits.max_players_per_stream,
+        });
+        let shared = Arc::new(Shared {
+            hub,
+            keys,
+            limits,
+            tls,
+            stopping: AtomicBool::new(false),
+            wakers: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            started: Instant::now(),
+        });
+        Ok(Server {
+            poll,
+            tls_listener,
+            rtmp_listener,
+            signals: None,
+            stop_waker,
+            shared,
+        })
+    }
+
+    /// Stops the server on SIGINT and SIGTERM.
+    pub fn stop_on_signals(&mut self) -> io::Result<()> {
+        let (read_end, write_end) = std::os::unix::net::UnixStream::pair()?;
+        read_end.set_nonblocking(true)?;
+        write_end.set_nonblocking(true)?;
+        let mut read_end = UnixStream::from_std(read_end);
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, write_end.try_clone()?)?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, write_end)?;
+        self.poll
+            .registry()
+            .register(&mut read_end, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(read_end);
+        Ok(())
+    }
+
+    /// The RTMPS listener's address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tls_listener.local_addr()
+    }
+
+    /// The plain-RTMP listener's address, if there is one.
+    pub fn rtmp_addr(&self) -> Option<SocketAddr> {
+        self.rtmp_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// A handle that stops `run` from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            shared: self.shared.clone(),
+            waker: self.stop_waker.clone(),
+        }
+    }
+
+    /// Live connections right now.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Accepts connections until stopped, then closes every session (within a second).
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(64);
+        while !self.shared.stopping.load(Ordering::SeqCst) {
+            if let Err(e) = self.poll.poll(&mut events, None) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    TLS_LISTENER => accept_all(&self.tls_listener, true, &self.shared),
+                    RTMP_LISTENER => {
+                        if let Some(listener) = &self.rtmp_listener {
+                            accept_all(listener, false, &self.shared);
+                        }
+                    }
+                    SIGNALS => {
+                        let mut buf = [0u8; 16];
+                        if let Some(pipe) = self.signals.as_mut() {
+                            while matches!(pipe.read(&mut buf), Ok(n) if n > 0) {}
+                        }
+                        info!("signal received: stopping");
+                        self.shared.stopping.store(true, Ordering::SeqCst);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        info!("stopping: closing {} sessions", self.shared.connections.load(Ordering::SeqCst));
+        self.shared.stop();
+        let deadline = Instant::now() + DRAIN_TIME;
+        while self.shared.connections.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let left = self.shared.connections.load(Ordering::SeqCst);
+        if left > 0 {
+            warn!("stopped with {left} sessions still closing");
+        } else {
+            info!("stopped");
+        }
+        Ok(())
+    }
+}
+
+fn accept_all(listener: &TcpListener, tls: bool, shared: &Arc<Shared>) {
+    loop {
+        let (socket, peer) = match listener.accept() {
+            Ok(pair) => pair,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // EMFILE and friends: log, and let the next readiness event try again.
+                warn!("accept failed: {e}");
+                return;
+            }
+        };
+        let limit = shared.limits.max_connections;
+        if shared.connections.fetch_add(1, Ordering::SeqCst) >= limit {
+            shared.connections.fetch_sub(1, Ordering::SeqCst);
+            warn!("{peer} refused: connection limit {limit} reached");
+            drop(socket);
+            continue;
+        }
+        let slot = ConnectionSlot(shared.clone());
+        let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
+        let _ = socket.set_nodelay(true);
+        info!("{id} {peer} connected ({})", if tls { "rtmps" } else { "rtmp" });
+        let shared = shared.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("sess-{id}"))
+            .stack_size(shared.limits.worker_stack)
+            .spawn(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    match Worker::new(id, peer, socket, tls, shared, slot) {
+                        Ok(worker) => worker.run(),
+                        Err(e) => warn!("{id} {peer} closed: session setup failed: {e}"),
+                    }
+                }));
+                if let Err(panic) = outcome {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    error!("{id} {peer} closed: session panicked: {what}");
+                }
+            });
+        if let Err(e) = spawned {
+            warn!("{id} {peer} closed: no thread for it: {e}");
+        }
+    }
+}
