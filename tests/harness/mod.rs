@@ -1,0 +1,122 @@
+//! An rtmpsd server run inside the test process on loopback, with a certificate made by
+//! the same code that makes the embedded default, and the in-repo client to drive it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use rtmpsd::client::{Client, ClientOptions, RtmpUrl};
+use rtmpsd::config::{CipherOrder, Limits};
+use rtmpsd::server::accept::{Server, Stopper};
+use rtmpsd::server::keys::StreamKeys;
+
+pub const KEY: &str = "test-publish-key";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A server running on 127.0.0.1 in a thread of this process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub rtmp_addr: Option<SocketAddr>,
+    stopper: Stopper,
+    thread: Option<JoinHandle<()>>,
+    state_dir: PathBuf,
+}
+
+/// How to start a test server.
+pub struct Setup {
+    pub limits: Limits,
+    pub play_keys: Vec<String>,
+    pub plain: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            limits: Limits::default(),
+            play_keys: Vec::new(),
+            plain: false,
+        }
+    }
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::with(Setup::default())
+    }
+
+    pub fn with(setup: Setup) -> TestServer {
+        let _ = env_logger::builder().is_test(true).try_init();
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let state_dir = std::env::temp_dir().join(format!("rtmpsd-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&state_dir).expect("state dir");
+        let identity = rtmpsd::tls::load_or_generate(None, &state_dir, CipherOrder::Aes).expect("tls");
+        let keys = StreamKeys::new(&[KEY.to_string()], &setup.play_keys);
+        let plain = setup.plain.then(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let server = Server::bind(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            plain,
+            identity.config,
+            keys,
+            setup.limits,
+        )
+        .expect("bind");
+        let addr = server.local_addr().expect("addr");
+        let rtmp_addr = server.rtmp_addr();
+        let stopper = server.stopper();
+        let thread = thread::Builder::new()
+            .name("test-server".into())
+            .spawn(move || server.run().expect("server run"))
+            .expect("spawn");
+        TestServer {
+            addr,
+            rtmp_addr,
+            stopper,
+            thread: Some(thread),
+            state_dir,
+        }
+    }
+
+    pub fn url(&self, name: &str) -> RtmpUrl {
+        RtmpUrl::parse(&format!("rtmps://127.0.0.1:{}/live/{name}", self.addr.port())).expect("url")
+    }
+
+    pub fn plain_url(&self, name: &str) -> RtmpUrl {
+        let addr = self.rtmp_addr.expect("plain listener");
+        RtmpUrl::parse(&format!("rtmp://127.0.0.1:{}/live/{name}", addr.port())).expect("url")
+    }
+
+    pub fn stop(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        self.stopper.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+pub fn options() -> ClientOptions {
+    ClientOptions {
+        insecure: true,
+        timeout: Duration::from_secs(5),
+        ..ClientOptions::default()
+    }
+}
+
+pub fn connect(url: &RtmpUrl) -> Client {
+    Client::connect(url, &options()).expect("connect")
+}
