@@ -38,6 +38,11 @@ pub enum ChunkError {
         /// Its payload length.
         len: usize,
     },
+    /// A chunk stream id outside 2..=65599 was given to the writer.
+    BadChunkStreamId {
+        /// The chunk stream id.
+        seen: u32,
+    },
     /// The output slice was too small for the message.
     OutputTooSmall {
         /// Bytes needed.
@@ -57,13 +62,25 @@ impl core::fmt::Display for ChunkError {
                 write!(f, "chunk size {seen} not in 1..={limit}")
             }
             ChunkError::TooManyChunkStreams { limit, seen } => {
-                write!(f, "chunk stream {seen} over the limit of {limit} chunk streams")
+                write!(
+                    f,
+                    "chunk stream {seen} over the limit of {limit} chunk streams"
+                )
             }
-            ChunkError::NoPreviousHeader { chunk_stream_id, fmt } => {
-                write!(f, "fmt {fmt} chunk on chunk stream {chunk_stream_id} with no fmt 0 before it")
+            ChunkError::NoPreviousHeader {
+                chunk_stream_id,
+                fmt,
+            } => {
+                write!(
+                    f,
+                    "fmt {fmt} chunk on chunk stream {chunk_stream_id} with no fmt 0 before it"
+                )
             }
             ChunkError::BadControlMessage { type_id, len } => {
                 write!(f, "control message type {type_id} with bad length {len}")
+            }
+            ChunkError::BadChunkStreamId { seen } => {
+                write!(f, "chunk stream id {seen} not in 2..=65599")
             }
             ChunkError::OutputTooSmall { needed, available } => {
                 write!(f, "output needs {needed} bytes, has {available}")
@@ -71,3 +88,5 @@ impl core::fmt::Display for ChunkError {
         }
     }
 }
+
+impl std::error::Error for ChunkError {}

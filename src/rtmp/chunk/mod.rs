@@ -2,8 +2,11 @@
 //!
 //! Contract: `ChunkReader::read` takes any prefix of the byte stream, consumes what it can
 //! and never needs the caller to hold more than `MAX_HEADER_LEN` unconsumed bytes, whatever
-//! the peer's chunk size. Every quantity the peer controls is checked against
-//! `ChunkLimits` before it is used; nothing here panics on input or grows past a limit.
+//! the peer's chunk size: after `NeedMore`, what is left over is part of one chunk header.
+//! Every quantity the peer controls is checked against `ChunkLimits` before it is used;
+//! nothing here panics on input or grows past a limit. `ChunkHeader::parse` and `emit`
+//! never panic either: `parse` returns `Parsed::Incomplete` on a short slice and `emit`
+//! writes nothing into a slice shorter than `emitted_len()`.
 //! `ChunkWriter` is stateless: every message starts with a fmt 0 chunk carrying its absolute
 //! timestamp, so the bytes it writes are the same for every receiver.
 
@@ -13,7 +16,10 @@ mod reader;
 mod writer;
 
 pub use error::ChunkError;
-pub use header::{ChunkHeader, MAX_HEADER_LEN};
+pub use header::{
+    ChunkHeader, EXTENDED_TIMESTAMP_MARK, MAX_CHUNK_STREAM_ID, MAX_HEADER_LEN,
+    MAX_MESSAGE_LEN_FIELD, MIN_CHUNK_STREAM_ID, Parsed, is_valid_chunk_stream_id,
+};
 pub use reader::{ChunkRead, ChunkReader};
 pub use writer::ChunkWriter;
 
