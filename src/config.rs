@@ -188,8 +188,15 @@ impl Config {
             return Err("--max-message-kib must be in 1..=1048576".into());
         }
         for key in args.publish_key.iter().chain(&args.play_key) {
-            if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'/') {
-                return Err("keys must be 1-128 printable ASCII characters without '?' or '/'".into());
+            if key.is_empty()
+                || key.len() > 128
+                || !key
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'/')
+            {
+                return Err(
+                    "keys must be 1-128 printable ASCII characters without '?' or '/'".into(),
+                );
             }
         }
         let session = SessionConfig {

@@ -35,18 +35,29 @@ fn main() -> ExitCode {
 fn run(config: Config) -> Result<(), String> {
     std::fs::create_dir_all(&config.state_dir)
         .map_err(|e| format!("state dir {}: {e}", config.state_dir.display()))?;
-    let identity = tls::load_or_generate(config.cert.as_ref(), &config.state_dir, config.cipher_order)?;
+    let identity =
+        tls::load_or_generate(config.cert.as_ref(), &config.state_dir, config.cipher_order)?;
     if identity.generated {
-        info!("made a self-signed certificate: {}", identity.cert_path.display());
+        info!(
+            "made a self-signed certificate: {}",
+            identity.cert_path.display()
+        );
     }
-    info!("certificate {} sha256 {}", identity.cert_path.display(), identity.fingerprint);
+    info!(
+        "certificate {} sha256 {}",
+        identity.cert_path.display(),
+        identity.fingerprint
+    );
     let mut publish_keys = config.publish_keys.clone();
     if publish_keys.is_empty() {
         let (key, created) = stored_publish_key(&config.state_dir)?;
         let path = config.state_dir.join("publish-key");
         // Printed once to the operator's terminal, never to the log.
         if created {
-            println!("rtmpsd: new publish key (kept in {}): {key}", path.display());
+            println!(
+                "rtmpsd: new publish key (kept in {}): {key}",
+                path.display()
+            );
         } else {
             println!("rtmpsd: publish key from {}: {key}", path.display());
         }
@@ -56,18 +67,35 @@ fn run(config: Config) -> Result<(), String> {
         warn!("plain rtmp is enabled: stream keys and media cross that port unencrypted");
     }
     let keys = StreamKeys::new(&publish_keys, &config.play_keys);
-    let mut server = Server::bind(config.listen, config.rtmp_listen, identity.config, keys, config.limits)
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let mut server = Server::bind(
+        config.listen,
+        config.rtmp_listen,
+        identity.config,
+        keys,
+        config.limits,
+    )
+    .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     server
         .stop_on_signals()
         .map_err(|e| format!("signal setup: {e}"))?;
     let addr = server.local_addr().map_err(|e| e.to_string())?;
-    let host = if addr.ip().is_unspecified() { "<this-box>".to_string() } else { addr.ip().to_string() };
-    info!("publish to rtmps://{host}:{}/live/<publish-key>", addr.port());
+    let host = if addr.ip().is_unspecified() {
+        "<this-box>".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    info!(
+        "publish to rtmps://{host}:{}/live/<publish-key>",
+        addr.port()
+    );
     info!(
         "play from rtmps://{host}:{}/live/<publish-key>{}",
         addr.port(),
-        if config.play_keys.is_empty() { "" } else { "?key=<play-key>" }
+        if config.play_keys.is_empty() {
+            ""
+        } else {
+            "?key=<play-key>"
+        }
     );
     if let Some(plain) = server.rtmp_addr() {
         info!("plain: rtmp://{host}:{}/live/...", plain.port());

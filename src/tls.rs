@@ -120,11 +120,15 @@ pub fn self_signed(names: &[String], ips: &[IpAddr]) -> Result<(String, String),
     let err = |e: rcgen::Error| format!("certificate generation: {e}");
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(err)?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, names.first().map_or("rtmpsd", |n| n.as_str()));
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        names.first().map_or("rtmpsd", |n| n.as_str()),
+    );
     // IPv4 only as DNS names: a colon is no DNS character, and some verifiers reject it.
-    let ipv4_names = ips.iter().filter(|ip| ip.is_ipv4()).map(|ip| ip.to_string());
+    let ipv4_names = ips
+        .iter()
+        .filter(|ip| ip.is_ipv4())
+        .map(|ip| ip.to_string());
     for name in names.iter().cloned().chain(ipv4_names) {
         let ia5 = rcgen::string::Ia5String::try_from(name).map_err(err)?;
         if !params
@@ -136,7 +140,9 @@ pub fn self_signed(names: &[String], ips: &[IpAddr]) -> Result<(String, String),
         }
     }
     for ip in ips {
-        params.subject_alt_names.push(rcgen::SanType::IpAddress(*ip));
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress(*ip));
     }
     // Valid from yesterday for ten years: boards often boot with a wrong clock.
     let now = std::time::SystemTime::now()
@@ -214,8 +220,11 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    file.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -243,8 +252,14 @@ mod tests {
     #[test]
     fn cipher_order_puts_the_preferred_aead_first() {
         let first = |o| cipher_suites(o)[0].suite();
-        assert_eq!(first(CipherOrder::ChaCha), rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256);
-        assert_eq!(first(CipherOrder::Aes), rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+        assert_eq!(
+            first(CipherOrder::ChaCha),
+            rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+        );
+        assert_eq!(
+            first(CipherOrder::Aes),
+            rustls::CipherSuite::TLS13_AES_128_GCM_SHA256
+        );
     }
 
     #[test]

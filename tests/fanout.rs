@@ -64,7 +64,8 @@ fn receive_until(client: &mut Client, last: u32) -> Received {
         if header {
             continue;
         }
-        seen.first_frame_was_key.get_or_insert(message.payload[0] == 0x17);
+        seen.first_frame_was_key
+            .get_or_insert(message.payload[0] == 0x17);
         let index = frame_index(&message.payload).expect("synthetic frame");
         seen.indices.push(index);
         if index >= last {
@@ -136,7 +137,10 @@ fn late_player_starts_on_the_current_keyframe_within_300ms() {
     let waited = first_key.unwrap();
     assert_eq!(first_video_header, Some(true));
     assert_eq!(indices, (50..62).collect::<Vec<_>>());
-    assert!(waited < Duration::from_millis(300), "first keyframe after {waited:?}");
+    assert!(
+        waited < Duration::from_millis(300),
+        "first keyframe after {waited:?}"
+    );
     // And the live frames follow the cached ones with no gap or duplicate.
     send_frames(&mut publisher, &mut stream, 3, Duration::ZERO);
     let seen = receive_until(&mut player, 64);
@@ -154,7 +158,10 @@ fn wrong_publish_key_is_refused_and_the_live_stream_is_untouched() {
 
     let mut intruder = connect(&server.url("not-the-key"));
     let refused = intruder.publish().expect_err("wrong key must be refused");
-    assert!(refused.to_string().contains("NetStream.Publish.BadName"), "{refused}");
+    assert!(
+        refused.to_string().contains("NetStream.Publish.BadName"),
+        "{refused}"
+    );
     // The server closes the intruder's connection.
     let closed = (0..10).any(|_| intruder.recv().is_err());
     assert!(closed, "connection stays open after a refused publish");
@@ -170,7 +177,9 @@ fn second_publisher_on_a_live_key_is_refused() {
     let stream = SyntheticStream::new(25, 25, 500);
     let _first = start_publisher(&server, &stream);
     let mut second = connect(&server.url(KEY));
-    let refused = second.publish().expect_err("second publisher must be refused");
+    let refused = second
+        .publish()
+        .expect_err("second publisher must be refused");
     assert!(refused.to_string().contains("BadName"), "{refused}");
 }
 
@@ -190,7 +199,9 @@ fn players_stay_connected_and_resume_when_the_publisher_comes_back() {
     let mut told = false;
     while !told && Instant::now() < deadline {
         let message = player.recv().expect("player stays connected");
-        told = message.command().is_some_and(|(_, code)| code.as_deref() == Some("NetStream.Play.UnpublishNotify"));
+        told = message
+            .command()
+            .is_some_and(|(_, code)| code.as_deref() == Some("NetStream.Play.UnpublishNotify"));
     }
     assert!(told, "no UnpublishNotify");
 
@@ -199,7 +210,13 @@ fn players_stay_connected_and_resume_when_the_publisher_comes_back() {
     let mut publisher = start_publisher(&server, &stream);
     send_frames(&mut publisher, &mut stream, 10, Duration::from_millis(2));
     let seen = receive_until(&mut player, 9);
-    assert!(seen.statuses.iter().any(|s| s == "NetStream.Play.PublishNotify"), "{:?}", seen.statuses);
+    assert!(
+        seen.statuses
+            .iter()
+            .any(|s| s == "NetStream.Play.PublishNotify"),
+        "{:?}",
+        seen.statuses
+    );
     assert_eq!(seen.first_video_was_header, Some(true));
     assert_eq!(seen.first_frame_was_key, Some(true));
     assert_eq!(seen.indices.last(), Some(&9));
@@ -214,7 +231,10 @@ fn a_player_that_never_reads_stalls_neither_the_publisher_nor_other_players() {
         slow_player: Duration::from_secs(1),
         ..Limits::default()
     };
-    let server = TestServer::with(Setup { limits, ..Setup::default() });
+    let server = TestServer::with(Setup {
+        limits,
+        ..Setup::default()
+    });
     let mut stream = SyntheticStream::new(25, 25, 8000);
     let mut publisher = start_publisher(&server, &stream);
     let mut stalled = connect(&server.url(KEY));
@@ -233,7 +253,10 @@ fn a_player_that_never_reads_stalls_neither_the_publisher_nor_other_players() {
     let seen = fast.join().expect("fast player");
     assert!(seen.is_consecutive(), "fast player saw gaps");
     assert_eq!(seen.indices.last(), Some(&599));
-    assert!(publishing_took < Duration::from_secs(10), "publisher was held up: {publishing_took:?}");
+    assert!(
+        publishing_took < Duration::from_secs(10),
+        "publisher was held up: {publishing_took:?}"
+    );
     // The stalled player was cut off: once its buffers drain, the connection ends.
     let mut ended = false;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -264,7 +287,10 @@ fn play_key_is_required_when_configured() {
 
 #[test]
 fn plain_rtmp_publisher_reaches_rtmps_players_when_enabled() {
-    let server = TestServer::with(Setup { plain: true, ..Setup::default() });
+    let server = TestServer::with(Setup {
+        plain: true,
+        ..Setup::default()
+    });
     let mut stream = SyntheticStream::new(50, 10, 500);
     let mut publisher = connect(&server.plain_url(KEY));
     publisher.publish().expect("publish over plain rtmp");
@@ -274,7 +300,10 @@ fn plain_rtmp_publisher_reaches_rtmps_players_when_enabled() {
     let mut player = connect(&server.url(KEY));
     player.play().expect("play");
     send_frames(&mut publisher, &mut stream, 10, Duration::ZERO);
-    assert_eq!(receive_until(&mut player, 9).indices, (0..10).collect::<Vec<_>>());
+    assert_eq!(
+        receive_until(&mut player, 9).indices,
+        (0..10).collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -44,10 +44,13 @@ fn main() -> ExitCode {
         };
         let run = Duration::from_secs(args.seconds);
         match args.mode.as_str() {
-            "publish" => publish(&url, &options, run, args.fps, args.kbps).map(|n| format!("published {n} frames")),
+            "publish" => publish(&url, &options, run, args.fps, args.kbps)
+                .map(|n| format!("published {n} frames")),
             "play" => play(&url, &options, run, None).map(|r| r.summary()),
             "roundtrip" => roundtrip(&url, &options, run, args.fps, args.kbps),
-            other => Err(format!("unknown mode {other:?}: use roundtrip, publish or play")),
+            other => Err(format!(
+                "unknown mode {other:?}: use roundtrip, publish or play"
+            )),
         }
     });
     match result {
@@ -62,12 +65,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn publish(url: &RtmpUrl, options: &ClientOptions, run: Duration, fps: u32, kbps: u32) -> Result<u32, String> {
+fn publish(
+    url: &RtmpUrl,
+    options: &ClientOptions,
+    run: Duration,
+    fps: u32,
+    kbps: u32,
+) -> Result<u32, String> {
     let mut client = Client::connect(url, options).map_err(|e| format!("connect: {e}"))?;
     client.publish().map_err(|e| format!("publish: {e}"))?;
     let mut stream = SyntheticStream::new(fps, fps, kbps);
     for (kind, ts, payload) in stream.headers() {
-        client.send_media(kind, ts, &payload).map_err(|e| format!("send: {e}"))?;
+        client
+            .send_media(kind, ts, &payload)
+            .map_err(|e| format!("send: {e}"))?;
     }
     let started = Instant::now();
     let interval = Duration::from_secs(1) / fps.max(1);
@@ -77,7 +88,9 @@ fn publish(url: &RtmpUrl, options: &ClientOptions, run: Duration, fps: u32, kbps
             thread::sleep(wait);
         }
         for (kind, ts, payload) in stream.next_frames() {
-            client.send_media(kind, ts, &payload).map_err(|e| format!("send: {e}"))?;
+            client
+                .send_media(kind, ts, &payload)
+                .map_err(|e| format!("send: {e}"))?;
         }
     }
     Ok(stream.next_index())
@@ -109,7 +122,12 @@ impl PlayReport {
     }
 }
 
-fn play(url: &RtmpUrl, options: &ClientOptions, run: Duration, until: Option<u32>) -> Result<PlayReport, String> {
+fn play(
+    url: &RtmpUrl,
+    options: &ClientOptions,
+    run: Duration,
+    until: Option<u32>,
+) -> Result<PlayReport, String> {
     let mut client = Client::connect(url, options).map_err(|e| format!("connect: {e}"))?;
     client.play().map_err(|e| format!("play: {e}"))?;
     let mut report = PlayReport {
@@ -129,7 +147,10 @@ fn play(url: &RtmpUrl, options: &ClientOptions, run: Duration, until: Option<u32
                 if until.is_none() {
                     break;
                 }
-                return Err(format!("receive after {} video messages: {e}", report.video));
+                return Err(format!(
+                    "receive after {} video messages: {e}",
+                    report.video
+                ));
             }
             Err(e) => return Err(format!("receive: {e}")),
         };
@@ -164,7 +185,13 @@ fn play(url: &RtmpUrl, options: &ClientOptions, run: Duration, until: Option<u32
     Ok(report)
 }
 
-fn roundtrip(url: &RtmpUrl, options: &ClientOptions, run: Duration, fps: u32, kbps: u32) -> Result<String, String> {
+fn roundtrip(
+    url: &RtmpUrl,
+    options: &ClientOptions,
+    run: Duration,
+    fps: u32,
+    kbps: u32,
+) -> Result<String, String> {
     let publisher = {
         let (url, options) = (url.clone(), options.clone());
         thread::spawn(move || publish(&url, &options, run, fps, kbps))
@@ -173,9 +200,15 @@ fn roundtrip(url: &RtmpUrl, options: &ClientOptions, run: Duration, fps: u32, kb
     thread::sleep(Duration::from_millis(300));
     let expected_last = (run.as_millis() as u64 * u64::from(fps) / 1000) as u32;
     let report = play(url, options, run, Some(expected_last.saturating_sub(2)))?;
-    let sent = publisher.join().map_err(|_| "publisher panicked".to_string())??;
+    let sent = publisher
+        .join()
+        .map_err(|_| "publisher panicked".to_string())??;
     let line = format!("sent {sent} frames; {}", report.summary());
-    if !report.first_video_is_header || !report.first_frame_is_key || report.gaps > 0 || report.video < sent / 2 {
+    if !report.first_video_is_header
+        || !report.first_frame_is_key
+        || report.gaps > 0
+        || report.video < sent / 2
+    {
         return Err(line);
     }
     Ok(line)

@@ -183,7 +183,8 @@ impl Client {
             w.object_start()?;
             w.property("app")?.string(&app)?;
             w.property("type")?.string("nonprivate")?;
-            w.property("flashVer")?.string("FMLE/3.0 (compatible; rtmpsd-client)")?;
+            w.property("flashVer")?
+                .string("FMLE/3.0 (compatible; rtmpsd-client)")?;
             w.property("tcUrl")?.string(&tc_url)?;
             w.object_end()?;
             Ok(())
@@ -223,7 +224,12 @@ impl Client {
     }
 
     /// Sends one media or data message on the published stream.
-    pub fn send_media(&mut self, type_id: u8, timestamp: Timestamp, payload: &[u8]) -> io::Result<()> {
+    pub fn send_media(
+        &mut self,
+        type_id: u8,
+        timestamp: Timestamp,
+        payload: &[u8],
+    ) -> io::Result<()> {
         let chunk_stream_id = match type_id {
             type_id::AUDIO => 4,
             type_id::VIDEO => 6,
@@ -251,7 +257,11 @@ impl Client {
             let mut pos = 0;
             let mut found = None;
             while found.is_none() {
-                match self.reader.read(&self.input[pos..self.input_len]).map_err(bad_data)? {
+                match self
+                    .reader
+                    .read(&self.input[pos..self.input_len])
+                    .map_err(bad_data)?
+                {
                     ChunkRead::NeedMore { consumed } => {
                         pos += consumed;
                         if consumed == 0 {
@@ -276,7 +286,9 @@ impl Client {
                     if let Ok(ControlMessage::UserControl(UserControlEvent::PingRequest(t))) =
                         ControlMessage::parse(message.type_id, &message.payload)
                     {
-                        self.send_control(ControlMessage::UserControl(UserControlEvent::PingResponse(t)))?;
+                        self.send_control(ControlMessage::UserControl(
+                            UserControlEvent::PingResponse(t),
+                        ))?;
                     }
                 }
                 return Ok(message);
@@ -296,7 +308,10 @@ impl Client {
     pub fn recv_media(&mut self) -> io::Result<Message> {
         loop {
             let message = self.recv()?;
-            if matches!(message.type_id, type_id::AUDIO | type_id::VIDEO | type_id::DATA_AMF0) {
+            if matches!(
+                message.type_id,
+                type_id::AUDIO | type_id::VIDEO | type_id::DATA_AMF0
+            ) {
                 return Ok(message);
             }
         }
@@ -352,7 +367,10 @@ impl Client {
     ) -> io::Result<()> {
         let mut buf = [0u8; 2048];
         let mut w = Amf0Writer::new(&mut buf);
-        w.string(name).map_err(bad_data)?.number(txn).map_err(bad_data)?;
+        w.string(name)
+            .map_err(bad_data)?
+            .number(txn)
+            .map_err(bad_data)?;
         args(&mut w).map_err(bad_data)?;
         let len = w.len();
         let header = MessageHeader {
@@ -390,14 +408,18 @@ impl Client {
             if message.type_id != type_id::COMMAND_AMF0 {
                 continue;
             }
-            let values = amf0::decode_all(&message.payload, &AmfLimits::default()).map_err(bad_data)?;
+            let values =
+                amf0::decode_all(&message.payload, &AmfLimits::default()).map_err(bad_data)?;
             let name = values.first().and_then(|v| v.as_str()).unwrap_or_default();
             let id = values.get(1).and_then(|v| v.as_number());
             if id != Some(txn) {
                 continue;
             }
             if name == "_error" {
-                return Err(io::Error::new(io::ErrorKind::PermissionDenied, "server answered _error"));
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "server answered _error",
+                ));
             }
             // Only numbers are needed by callers; keep them owned.
             return Ok(values
@@ -421,7 +443,10 @@ impl Client {
                 if code.contains("Reset") || code.contains("Notify") {
                     continue;
                 }
-                return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("server said {code}")));
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("server said {code}"),
+                ));
             }
         }
     }
@@ -471,7 +496,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -480,7 +510,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

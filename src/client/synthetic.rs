@@ -42,7 +42,9 @@ impl SyntheticStream {
         let mut meta = [0u8; 512];
         let mut w = Amf0Writer::new(&mut meta);
         let len = (|| {
-            w.string("@setDataFrame")?.string("onMetaData")?.ecma_array_start(4)?;
+            w.string("@setDataFrame")?
+                .string("onMetaData")?
+                .ecma_array_start(4)?;
             w.property("width")?.number(320.0)?;
             w.property("height")?.number(240.0)?;
             w.property("videocodecid")?.number(7.0)?;
@@ -62,7 +64,11 @@ impl SyntheticStream {
         vec![
             (type_id::DATA_AMF0, Timestamp::ZERO, meta[..len].to_vec()),
             (type_id::VIDEO, Timestamp::ZERO, avc),
-            (type_id::AUDIO, Timestamp::ZERO, vec![0xaf, 0x00, 0x12, 0x10]),
+            (
+                type_id::AUDIO,
+                Timestamp::ZERO,
+                vec![0xaf, 0x00, 0x12, 0x10],
+            ),
         ]
     }
 
@@ -87,7 +93,10 @@ impl SyntheticStream {
         let audio_ts = Timestamp((u64::from(self.audio_index) * 1000 / u64::from(self.fps)) as u32);
         self.audio_index += 1;
         let audio = vec![0xaf, 0x01, 0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c];
-        [(type_id::VIDEO, ts, video), (type_id::AUDIO, audio_ts, audio)]
+        [
+            (type_id::VIDEO, ts, video),
+            (type_id::AUDIO, audio_ts, audio),
+        ]
     }
 }
 

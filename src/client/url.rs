@@ -25,9 +25,13 @@ impl RtmpUrl {
         } else {
             return Err(format!("{url}: not an rtmp:// or rtmps:// URL"));
         };
-        let (authority, path) = rest.split_once('/').ok_or_else(|| format!("{url}: no app"))?;
+        let (authority, path) = rest
+            .split_once('/')
+            .ok_or_else(|| format!("{url}: no app"))?;
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(|| format!("{url}: bad [host]"))?;
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("{url}: bad [host]"))?;
             (host, after.strip_prefix(':'))
         } else {
             match authority.rsplit_once(':') {
@@ -40,7 +44,9 @@ impl RtmpUrl {
             None if tls => 443,
             None => 1935,
         };
-        let (app, name) = path.split_once('/').ok_or_else(|| format!("{url}: no stream name"))?;
+        let (app, name) = path
+            .split_once('/')
+            .ok_or_else(|| format!("{url}: no stream name"))?;
         if host.is_empty() || app.is_empty() || name.is_empty() {
             return Err(format!("{url}: host, app and stream name are all needed"));
         }
@@ -56,7 +62,11 @@ impl RtmpUrl {
     /// The `tcUrl` sent in `connect`: scheme, host, port and app.
     pub fn tc_url(&self) -> String {
         let scheme = if self.tls { "rtmps" } else { "rtmp" };
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
         format!("{scheme}://{host}:{}/{}", self.port, self.app)
     }
 }
@@ -85,7 +95,14 @@ mod tests {
 
     #[test]
     fn rejects_urls_missing_parts() {
-        for bad in ["http://h/a/b", "rtmp://h", "rtmp://h/a", "rtmp://h/a/", "rtmp://:1/a/b", "rtmp://h:x/a/b"] {
+        for bad in [
+            "http://h/a/b",
+            "rtmp://h",
+            "rtmp://h/a",
+            "rtmp://h/a/",
+            "rtmp://:1/a/b",
+            "rtmp://h:x/a/b",
+        ] {
             assert!(RtmpUrl::parse(bad).is_err(), "{bad}");
         }
     }

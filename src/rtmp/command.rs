@@ -5,9 +5,9 @@
 //! `Command::Other` with their name so the session can ignore them. Arguments of the wrong
 //! AMF type are an error naming the command and the argument's position.
 
-use super::amf0::{self, AmfLimits, Amf0Value};
-use super::session::SessionError;
 use super::Error;
+use super::amf0::{self, Amf0Value, AmfLimits};
+use super::session::SessionError;
 
 /// Longest command name accepted.
 pub const MAX_COMMAND_NAME_LEN: usize = 64;
@@ -167,7 +167,10 @@ impl<'a> Command<'a> {
             .into());
         }
         let command = CommandName::from_wire(name);
-        let args = Args { command, values: &values };
+        let args = Args {
+            command,
+            values: &values,
+        };
         // A missing transaction id is tolerated as 0: some encoders send none for closeStream.
         let transaction_id = match values.get(1) {
             None => 0.0,
@@ -205,7 +208,10 @@ impl<'a> Command<'a> {
                 name: args.string(3)?,
             },
             CommandName::GetStreamLength => Command::GetStreamLength { transaction_id },
-            CommandName::Other => Command::Other { name, transaction_id },
+            CommandName::Other => Command::Other {
+                name,
+                transaction_id,
+            },
         })
     }
 

@@ -139,7 +139,11 @@ impl core::fmt::Display for SessionError {
                 write!(f, "amf3 command wrapper starts with {marker:#04x}, not 0")
             }
             SessionError::BadArgument { command, index } => {
-                write!(f, "{} argument {index} has the wrong type", command.as_str())
+                write!(
+                    f,
+                    "{} argument {index} has the wrong type",
+                    command.as_str()
+                )
             }
             SessionError::OutOfOrder { command } => {
                 write!(f, "{} before the steps it needs", command.as_str())
@@ -359,7 +363,10 @@ impl Session {
                     HandshakeStep::NeedMore { consumed } => {
                         pos += consumed;
                         self.state.bytes_received += consumed as u64;
-                        return Ok(Fed { consumed: pos, event: None });
+                        return Ok(Fed {
+                            consumed: pos,
+                            event: None,
+                        });
                     }
                     HandshakeStep::Reply { consumed, reply } => {
                         pos += consumed;
@@ -385,7 +392,10 @@ impl Session {
         match self.reader.read(input)? {
             ChunkRead::NeedMore { consumed } => {
                 self.state.count_received(consumed)?;
-                Ok(Fed { consumed, event: None })
+                Ok(Fed {
+                    consumed,
+                    event: None,
+                })
             }
             ChunkRead::Message { consumed, message } => {
                 self.state.count_received(consumed)?;
@@ -399,7 +409,9 @@ impl Session {
     pub fn accept_publish(&mut self, stream_id: u32) -> Result<(), Error> {
         self.state.set_role(stream_id, StreamRole::Publishing);
         self.state
-            .send_control(ControlMessage::UserControl(UserControlEvent::StreamBegin(stream_id)))?;
+            .send_control(ControlMessage::UserControl(UserControlEvent::StreamBegin(
+                stream_id,
+            )))?;
         self.state.send_status(
             stream_id,
             "status",
@@ -422,23 +434,43 @@ impl Session {
     pub fn accept_play(&mut self, stream_id: u32) -> Result<(), Error> {
         self.state.set_role(stream_id, StreamRole::Playing);
         let state = &mut self.state;
-        state.send_control(ControlMessage::UserControl(UserControlEvent::StreamIsRecorded(
+        state.send_control(ControlMessage::UserControl(
+            UserControlEvent::StreamIsRecorded(stream_id),
+        ))?;
+        state.send_control(ControlMessage::UserControl(UserControlEvent::StreamBegin(
             stream_id,
         )))?;
-        state.send_control(ControlMessage::UserControl(UserControlEvent::StreamBegin(stream_id)))?;
-        state.send_status(stream_id, "status", "NetStream.Play.Reset", "Playing and resetting.")?;
-        state.send_status(stream_id, "status", "NetStream.Play.Start", "Started playing.")?;
+        state.send_status(
+            stream_id,
+            "status",
+            "NetStream.Play.Reset",
+            "Playing and resetting.",
+        )?;
+        state.send_status(
+            stream_id,
+            "status",
+            "NetStream.Play.Start",
+            "Started playing.",
+        )?;
         let mut buf = [0u8; 64];
         let mut w = Amf0Writer::new(&mut buf);
-        w.string("|RtmpSampleAccess")?.boolean(true)?.boolean(true)?;
+        w.string("|RtmpSampleAccess")?
+            .boolean(true)?
+            .boolean(true)?;
         let len = w.len();
         state.send(csid::STREAM, type_id::DATA_AMF0, stream_id, &buf[..len])
     }
 
     /// Refuses a pending `play` with `code` (e.g. NetStream.Play.StreamNotFound).
-    pub fn reject_play(&mut self, stream_id: u32, code: &str, description: &str) -> Result<(), Error> {
+    pub fn reject_play(
+        &mut self,
+        stream_id: u32,
+        code: &str,
+        description: &str,
+    ) -> Result<(), Error> {
         self.state.set_role(stream_id, StreamRole::Idle);
-        self.state.send_status(stream_id, "error", code, description)
+        self.state
+            .send_status(stream_id, "error", code, description)
     }
 
     /// Tells a player its stream's publisher left: Stream EOF and NetStream.Play.UnpublishNotify.
@@ -450,13 +482,17 @@ impl Session {
             "The stream was unpublished.",
         )?;
         self.state
-            .send_control(ControlMessage::UserControl(UserControlEvent::StreamEof(stream_id)))
+            .send_control(ControlMessage::UserControl(UserControlEvent::StreamEof(
+                stream_id,
+            )))
     }
 
     /// Tells a player its stream is published again: Stream Begin and NetStream.Play.PublishNotify.
     pub fn notify_publish(&mut self, stream_id: u32) -> Result<(), Error> {
         self.state
-            .send_control(ControlMessage::UserControl(UserControlEvent::StreamBegin(stream_id)))?;
+            .send_control(ControlMessage::UserControl(UserControlEvent::StreamBegin(
+                stream_id,
+            )))?;
         self.state.send_status(
             stream_id,
             "status",
@@ -468,7 +504,9 @@ impl Session {
     /// Queues a Ping Request carrying `now_ms`, to keep an idle peer's path alive.
     pub fn ping(&mut self, now_ms: u32) -> Result<(), Error> {
         self.state
-            .send_control(ControlMessage::UserControl(UserControlEvent::PingRequest(now_ms)))
+            .send_control(ControlMessage::UserControl(UserControlEvent::PingRequest(
+                now_ms,
+            )))
     }
 
     /// The chunk size rtmpsd sends with once connected.
@@ -505,7 +543,10 @@ impl State {
     fn handle<'a>(&mut self, message: RawMessage<'a>) -> Result<Option<SessionEvent<'a>>, Error> {
         let header = message.header;
         match header.type_id {
-            type_id::SET_CHUNK_SIZE | type_id::ABORT | type_id::ACKNOWLEDGEMENT | type_id::SET_PEER_BANDWIDTH => {
+            type_id::SET_CHUNK_SIZE
+            | type_id::ABORT
+            | type_id::ACKNOWLEDGEMENT
+            | type_id::SET_PEER_BANDWIDTH => {
                 // The reader applied chunk size and abort; the rest needs no answer.
                 ControlMessage::parse(header.type_id, message.payload)?;
                 Ok(None)
@@ -522,7 +563,9 @@ impl State {
                 if let ControlMessage::UserControl(UserControlEvent::PingRequest(t)) =
                     ControlMessage::parse(header.type_id, message.payload)?
                 {
-                    self.send_control(ControlMessage::UserControl(UserControlEvent::PingResponse(t)))?;
+                    self.send_control(ControlMessage::UserControl(
+                        UserControlEvent::PingResponse(t),
+                    ))?;
                 }
                 Ok(None)
             }
@@ -531,13 +574,19 @@ impl State {
                 let command = Command::parse(message.payload, amf3, &self.config.amf)?;
                 self.command(header, command)
             }
-            type_id::AUDIO | type_id::VIDEO | type_id::DATA_AMF0 => self.media(header, message.payload),
+            type_id::AUDIO | type_id::VIDEO | type_id::DATA_AMF0 => {
+                self.media(header, message.payload)
+            }
             // AMF3 data, shared objects and aggregates: not used by live encoders; dropped.
             _ => Ok(None),
         }
     }
 
-    fn media<'a>(&mut self, header: MessageHeader, payload: &'a [u8]) -> Result<Option<SessionEvent<'a>>, Error> {
+    fn media<'a>(
+        &mut self,
+        header: MessageHeader,
+        payload: &'a [u8],
+    ) -> Result<Option<SessionEvent<'a>>, Error> {
         if self.role(header.stream_id) != Some(StreamRole::Publishing) {
             return Ok(None);
         }
@@ -562,7 +611,11 @@ impl State {
         })))
     }
 
-    fn command<'a>(&mut self, header: MessageHeader, command: Command<'a>) -> Result<Option<SessionEvent<'a>>, Error> {
+    fn command<'a>(
+        &mut self,
+        header: MessageHeader,
+        command: Command<'a>,
+    ) -> Result<Option<SessionEvent<'a>>, Error> {
         let name = command.name();
         if self.phase != Phase::Connected && name != CommandName::Connect {
             if name == CommandName::Other {
@@ -571,7 +624,11 @@ impl State {
             return Err(SessionError::OutOfOrder { command: name }.into());
         }
         match command {
-            Command::Connect { transaction_id, app, object_encoding } => {
+            Command::Connect {
+                transaction_id,
+                app,
+                object_encoding,
+            } => {
                 if self.phase == Phase::Connected {
                     return Err(SessionError::AlreadyConnected.into());
                 }
@@ -580,7 +637,9 @@ impl State {
                 self.phase = Phase::Connected;
                 Ok(Some(SessionEvent::Connected { app }))
             }
-            Command::ReleaseStream { transaction_id } | Command::FcPublish { transaction_id } | Command::GetStreamLength { transaction_id } => {
+            Command::ReleaseStream { transaction_id }
+            | Command::FcPublish { transaction_id }
+            | Command::GetStreamLength { transaction_id } => {
                 self.result(transaction_id, None)?;
                 Ok(None)
             }
@@ -604,13 +663,29 @@ impl State {
             Command::CloseStream => Ok(self.close_stream(header.stream_id, false)),
             Command::Publish { name, .. } => {
                 self.check_name(name)?;
-                self.begin(header.stream_id, name, CommandName::Publish, StreamRole::PublishPending)?;
-                Ok(Some(SessionEvent::PublishRequested { stream_id: header.stream_id, name }))
+                self.begin(
+                    header.stream_id,
+                    name,
+                    CommandName::Publish,
+                    StreamRole::PublishPending,
+                )?;
+                Ok(Some(SessionEvent::PublishRequested {
+                    stream_id: header.stream_id,
+                    name,
+                }))
             }
             Command::Play { name, .. } => {
                 self.check_name(name)?;
-                self.begin(header.stream_id, name, CommandName::Play, StreamRole::PlayPending)?;
-                Ok(Some(SessionEvent::PlayRequested { stream_id: header.stream_id, name }))
+                self.begin(
+                    header.stream_id,
+                    name,
+                    CommandName::Play,
+                    StreamRole::PlayPending,
+                )?;
+                Ok(Some(SessionEvent::PlayRequested {
+                    stream_id: header.stream_id,
+                    name,
+                }))
             }
             Command::Other { .. } => Ok(None),
         }
@@ -619,12 +694,22 @@ impl State {
     fn check_name(&self, name: &str) -> Result<(), Error> {
         let limit = self.config.max_name_len;
         if name.len() > limit {
-            return Err(SessionError::NameTooLong { limit: limit as u32, seen: name.len() as u32 }.into());
+            return Err(SessionError::NameTooLong {
+                limit: limit as u32,
+                seen: name.len() as u32,
+            }
+            .into());
         }
         Ok(())
     }
 
-    fn begin(&mut self, stream_id: u32, _name: &str, command: CommandName, role: StreamRole) -> Result<(), Error> {
+    fn begin(
+        &mut self,
+        stream_id: u32,
+        _name: &str,
+        command: CommandName,
+        role: StreamRole,
+    ) -> Result<(), Error> {
         match self.role(stream_id) {
             None => Err(SessionError::UnknownStream { command, stream_id }.into()),
             Some(StreamRole::Idle) => {
@@ -667,7 +752,8 @@ impl State {
         w.object_end()?;
         w.object_start()?;
         w.property("level")?.string("status")?;
-        w.property("code")?.string("NetConnection.Connect.Success")?;
+        w.property("code")?
+            .string("NetConnection.Connect.Success")?;
         w.property("description")?.string("Connection succeeded.")?;
         w.property("objectEncoding")?.number(object_encoding)?;
         w.object_end()?;
@@ -687,7 +773,13 @@ impl State {
         self.send(csid::COMMAND, type_id::COMMAND_AMF0, 0, &buf[..len])
     }
 
-    fn send_status(&mut self, stream_id: u32, level: &str, code: &str, description: &str) -> Result<(), Error> {
+    fn send_status(
+        &mut self,
+        stream_id: u32,
+        level: &str,
+        code: &str,
+        description: &str,
+    ) -> Result<(), Error> {
         let mut buf = [0u8; 512];
         let mut w = Amf0Writer::new(&mut buf);
         w.string("onStatus")?.number(0.0)?.null()?;
@@ -706,11 +798,25 @@ impl State {
         self.send(csid::PROTOCOL, message.type_id(), 0, &buf[..len])
     }
 
-    fn send(&mut self, chunk_stream_id: u32, type_id: u8, stream_id: u32, payload: &[u8]) -> Result<(), Error> {
+    fn send(
+        &mut self,
+        chunk_stream_id: u32,
+        type_id: u8,
+        stream_id: u32,
+        payload: &[u8],
+    ) -> Result<(), Error> {
         let limit = self.config.max_pending_output;
-        let header = MessageHeader { chunk_stream_id, timestamp: Timestamp::ZERO, type_id, stream_id };
+        let header = MessageHeader {
+            chunk_stream_id,
+            timestamp: Timestamp::ZERO,
+            type_id,
+            stream_id,
+        };
         if self.out.len() + self.writer.encoded_len(&header, payload.len()) > limit {
-            return Err(SessionError::OutputOverflow { limit: limit as u32 }.into());
+            return Err(SessionError::OutputOverflow {
+                limit: limit as u32,
+            }
+            .into());
         }
         self.writer.write_to_vec(&header, payload, &mut self.out);
         Ok(())
@@ -720,7 +826,10 @@ impl State {
 /// Classifies an AMF0 data message: `@setDataFrame` is stripped and `onMetaData` singled out.
 ///
 /// Returns `None` for a data message that carries no name (dropped).
-fn data_message<'a>(payload: &'a [u8], limits: &AmfLimits) -> Result<Option<(MediaKind, &'a [u8])>, Error> {
+fn data_message<'a>(
+    payload: &'a [u8],
+    limits: &AmfLimits,
+) -> Result<Option<(MediaKind, &'a [u8])>, Error> {
     let values = amf0::decode_all(payload, limits)?;
     let Some(Amf0Value::String(first)) = values.first() else {
         return Ok(None);
@@ -729,9 +838,448 @@ fn data_message<'a>(payload: &'a [u8], limits: &AmfLimits) -> Result<Option<(Med
         // The first value is a short string: marker, u16 length, bytes.
         let rest = payload.get(3 + first.len()..).unwrap_or_default();
         let is_metadata = matches!(values.get(1), Some(Amf0Value::String("onMetaData")));
-        let kind = if is_metadata { MediaKind::Metadata } else { MediaKind::Data };
+        let kind = if is_metadata {
+            MediaKind::Metadata
+        } else {
+            MediaKind::Data
+        };
         return Ok(Some((kind, rest)));
     }
-    let kind = if *first == "onMetaData" { MediaKind::Metadata } else { MediaKind::Data };
+    let kind = if *first == "onMetaData" {
+        MediaKind::Metadata
+    } else {
+        MediaKind::Data
+    };
     Ok(Some((kind, payload)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtmp::amf0::AmfError;
+    use crate::rtmp::chunk::ChunkLimits;
+    use crate::rtmp::handshake::ClientHandshake;
+
+    /// A scripted client: makes the bytes a publisher or player sends and reads the replies.
+    struct Peer {
+        session: Session,
+        writer: ChunkWriter,
+        reader: ChunkReader,
+        replies: Vec<u8>,
+    }
+
+    fn command(
+        name: &str,
+        txn: f64,
+        args: impl FnOnce(&mut Amf0Writer<'_>) -> Result<(), AmfError>,
+    ) -> Vec<u8> {
+        let mut buf = [0u8; 1024];
+        let mut w = Amf0Writer::new(&mut buf);
+        w.string(name).unwrap().number(txn).unwrap();
+        args(&mut w).unwrap();
+        let len = w.len();
+        buf[..len].to_vec()
+    }
+
+    impl Peer {
+        fn new(config: SessionConfig) -> Peer {
+            let mut session = Session::new(config, &[7; RANDOM_SIZE], 0);
+            let mut client = ClientHandshake::new(&[9; RANDOM_SIZE], 0);
+            let mut to_server = client.hello().to_vec();
+            let mut events = Vec::new();
+            // Drive both handshakes to the end.
+            for _ in 0..4 {
+                let fed = session.feed(&to_server).unwrap();
+                if let Some(SessionEvent::HandshakeDone { .. }) = fed.event {
+                    events.push(());
+                }
+                to_server.drain(..fed.consumed);
+                let out = session.pending_output().to_vec();
+                session.output_sent(out.len());
+                let mut pos = 0;
+                while pos < out.len() {
+                    match client.feed(&out[pos..]).unwrap() {
+                        HandshakeStep::Reply { consumed, reply } => {
+                            to_server.extend_from_slice(reply);
+                            pos += consumed;
+                        }
+                        HandshakeStep::NeedMore { consumed } | HandshakeStep::Done { consumed } => {
+                            pos += consumed;
+                            if consumed == 0 {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            assert!(session.handshake_done(), "handshake did not finish");
+            assert_eq!(events.len(), 1);
+            Peer {
+                session,
+                writer: ChunkWriter::new(128),
+                reader: ChunkReader::new(ChunkLimits::default()),
+                replies: Vec::new(),
+            }
+        }
+
+        /// Sends one message; returns the events it caused, as owned descriptions.
+        fn send(
+            &mut self,
+            type_id: u8,
+            stream_id: u32,
+            payload: &[u8],
+        ) -> Result<Vec<String>, Error> {
+            let header = MessageHeader {
+                chunk_stream_id: 3,
+                timestamp: Timestamp(40),
+                type_id,
+                stream_id,
+            };
+            let mut bytes = Vec::new();
+            self.writer.write_to_vec(&header, payload, &mut bytes);
+            let mut events = Vec::new();
+            let mut pos = 0;
+            loop {
+                let fed = self.session.feed(&bytes[pos..])?;
+                pos += fed.consumed;
+                match fed.event {
+                    Some(event) => events.push(format!("{event:?}")),
+                    None if fed.consumed == 0 => break,
+                    None => {}
+                }
+            }
+            assert_eq!(pos, bytes.len());
+            let out = self.session.pending_output().to_vec();
+            self.session.output_sent(out.len());
+            self.replies.extend_from_slice(&out);
+            Ok(events)
+        }
+
+        fn connect(&mut self) -> Vec<String> {
+            let payload = command("connect", 1.0, |w| {
+                w.object_start()?
+                    .property("app")?
+                    .string("live")?
+                    .object_end()?;
+                Ok(())
+            });
+            self.send(type_id::COMMAND_AMF0, 0, &payload).unwrap()
+        }
+
+        fn create_stream(&mut self, txn: f64) -> Result<Vec<String>, Error> {
+            let payload = command("createStream", txn, |w| {
+                w.null()?;
+                Ok(())
+            });
+            self.send(type_id::COMMAND_AMF0, 0, &payload)
+        }
+
+        /// Every message the session sent, as (type id, stream id, first AMF string or "").
+        fn read_replies(&mut self) -> Vec<(u8, u32, String, Option<String>)> {
+            let mut seen = Vec::new();
+            let mut pos = 0;
+            loop {
+                match self.reader.read(&self.replies[pos..]).unwrap() {
+                    ChunkRead::NeedMore { consumed } => {
+                        pos += consumed;
+                        if consumed == 0 {
+                            break;
+                        }
+                    }
+                    ChunkRead::Message { consumed, message } => {
+                        pos += consumed;
+                        let values = amf0::decode_all(message.payload, &AmfLimits::default())
+                            .unwrap_or_default();
+                        let name = values
+                            .first()
+                            .and_then(|v| v.as_str())
+                            .unwrap_or_default()
+                            .to_string();
+                        let code = values
+                            .iter()
+                            .find_map(|v| v.get("code").and_then(|c| c.as_str()))
+                            .map(String::from);
+                        seen.push((message.header.type_id, message.header.stream_id, name, code));
+                    }
+                }
+            }
+            self.replies.drain(..pos);
+            seen
+        }
+    }
+
+    #[test]
+    fn connect_answers_window_bandwidth_chunk_size_and_success() {
+        let mut peer = Peer::new(SessionConfig::default());
+        assert_eq!(peer.connect(), vec![r#"Connected { app: "live" }"#]);
+        let replies = peer.read_replies();
+        let types: Vec<u8> = replies.iter().map(|r| r.0).collect();
+        assert_eq!(types, vec![5, 6, 1, 20]);
+        assert_eq!(replies[3].2, "_result");
+        assert_eq!(
+            replies[3].3.as_deref(),
+            Some("NetConnection.Connect.Success")
+        );
+        assert!(peer.session.is_connected());
+    }
+
+    #[test]
+    fn pipelined_publish_flow_gives_one_publish_request_then_media() {
+        let mut peer = Peer::new(SessionConfig::default());
+        peer.connect();
+        for name in ["releaseStream", "FCPublish"] {
+            let payload = command(name, 2.0, |w| {
+                w.null()?.string("key")?;
+                Ok(())
+            });
+            assert!(
+                peer.send(type_id::COMMAND_AMF0, 0, &payload)
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+        peer.create_stream(4.0).unwrap();
+        let publish = command("publish", 5.0, |w| {
+            w.null()?.string("key?x=1")?.string("live")?;
+            Ok(())
+        });
+        let events = peer.send(type_id::COMMAND_AMF0, 1, &publish).unwrap();
+        assert_eq!(
+            events,
+            vec![r#"PublishRequested { stream_id: 1, name: "key?x=1" }"#]
+        );
+        // Media before the caller accepts is dropped, not an error.
+        assert!(
+            peer.send(type_id::AUDIO, 1, &[0xaf, 0x01, 0x21])
+                .unwrap()
+                .is_empty()
+        );
+        peer.session.accept_publish(1).unwrap();
+        let events = peer.send(type_id::AUDIO, 1, &[0xaf, 0x01, 0x21]).unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(
+            events[0].starts_with("Media(Media { kind: Audio"),
+            "{events:?}"
+        );
+        let replies = peer.read_replies();
+        let codes: Vec<_> = replies.iter().filter_map(|r| r.3.clone()).collect();
+        assert_eq!(
+            codes,
+            vec!["NetConnection.Connect.Success", "NetStream.Publish.Start"]
+        );
+    }
+
+    #[test]
+    fn set_data_frame_is_stripped_and_marked_as_metadata() {
+        let mut peer = Peer::new(SessionConfig::default());
+        peer.connect();
+        peer.create_stream(2.0).unwrap();
+        let publish = command("publish", 3.0, |w| {
+            w.null()?.string("k")?;
+            Ok(())
+        });
+        peer.send(type_id::COMMAND_AMF0, 1, &publish).unwrap();
+        peer.session.accept_publish(1).unwrap();
+        let mut buf = [0u8; 128];
+        let mut w = Amf0Writer::new(&mut buf);
+        w.string("@setDataFrame")
+            .unwrap()
+            .string("onMetaData")
+            .unwrap();
+        w.ecma_array_start(1)
+            .unwrap()
+            .property("width")
+            .unwrap()
+            .number(320.0)
+            .unwrap()
+            .object_end()
+            .unwrap();
+        let len = w.len();
+        let header = MessageHeader {
+            chunk_stream_id: 4,
+            timestamp: Timestamp(0),
+            type_id: type_id::DATA_AMF0,
+            stream_id: 1,
+        };
+        let mut bytes = Vec::new();
+        peer.writer.write_to_vec(&header, &buf[..len], &mut bytes);
+        let fed = peer.session.feed(&bytes).unwrap();
+        let Some(SessionEvent::Media(media)) = fed.event else {
+            panic!("no media event")
+        };
+        assert_eq!(media.kind, MediaKind::Metadata);
+        assert_eq!(media.payload, &buf[16..len]);
+    }
+
+    #[test]
+    fn publish_before_connect_is_an_error() {
+        let mut peer = Peer::new(SessionConfig::default());
+        let publish = command("publish", 1.0, |w| {
+            w.null()?.string("k")?;
+            Ok(())
+        });
+        let err = peer.send(type_id::COMMAND_AMF0, 1, &publish).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Session(SessionError::OutOfOrder {
+                command: CommandName::Publish
+            })
+        );
+    }
+
+    #[test]
+    fn play_before_create_stream_names_the_unknown_stream() {
+        let mut peer = Peer::new(SessionConfig::default());
+        peer.connect();
+        let play = command("play", 2.0, |w| {
+            w.null()?.string("k")?;
+            Ok(())
+        });
+        let err = peer.send(type_id::COMMAND_AMF0, 1, &play).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Session(SessionError::UnknownStream {
+                command: CommandName::Play,
+                stream_id: 1
+            })
+        );
+    }
+
+    #[test]
+    fn create_stream_stops_at_the_stream_limit() {
+        let config = SessionConfig {
+            max_streams: 3,
+            ..SessionConfig::default()
+        };
+        let mut peer = Peer::new(config);
+        peer.connect();
+        for txn in 0..3 {
+            peer.create_stream(f64::from(txn)).unwrap();
+        }
+        assert_eq!(
+            peer.create_stream(9.0).unwrap_err(),
+            Error::Session(SessionError::TooManyStreams { limit: 3 })
+        );
+    }
+
+    #[test]
+    fn publish_with_a_number_for_a_name_is_a_typed_error() {
+        let mut peer = Peer::new(SessionConfig::default());
+        peer.connect();
+        peer.create_stream(2.0).unwrap();
+        let publish = command("publish", 3.0, |w| {
+            w.null()?.number(5.0)?;
+            Ok(())
+        });
+        let err = peer.send(type_id::COMMAND_AMF0, 1, &publish).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Session(SessionError::BadArgument {
+                command: CommandName::Publish,
+                index: 3
+            })
+        );
+    }
+
+    #[test]
+    fn stream_name_one_over_the_limit_is_refused() {
+        let config = SessionConfig {
+            max_name_len: 8,
+            ..SessionConfig::default()
+        };
+        let mut peer = Peer::new(config);
+        peer.connect();
+        peer.create_stream(2.0).unwrap();
+        for (name, ok) in [("1234567", true), ("12345678", true), ("123456789", false)] {
+            let publish = command("publish", 3.0, |w| {
+                w.null()?.string(name)?;
+                Ok(())
+            });
+            let result = peer.send(type_id::COMMAND_AMF0, 1, &publish);
+            assert_eq!(result.is_ok(), ok, "{name}");
+            peer.session.reject_publish(1, "test").unwrap();
+        }
+    }
+
+    #[test]
+    fn ping_request_gets_a_ping_response_echoing_its_time() {
+        let mut peer = Peer::new(SessionConfig::default());
+        peer.connect();
+        peer.read_replies();
+        let mut buf = [0u8; MAX_CONTROL_LEN];
+        let len = ControlMessage::UserControl(UserControlEvent::PingRequest(1234)).encode(&mut buf);
+        peer.send(type_id::USER_CONTROL, 0, &buf[..len]).unwrap();
+        let replies = peer.read_replies();
+        assert_eq!(replies.len(), 1);
+        assert_eq!(replies[0].0, type_id::USER_CONTROL);
+    }
+
+    #[test]
+    fn acknowledgement_is_sent_after_the_peer_window() {
+        let mut peer = Peer::new(SessionConfig::default());
+        peer.connect();
+        let mut buf = [0u8; MAX_CONTROL_LEN];
+        let len = ControlMessage::WindowAckSize(1000).encode(&mut buf);
+        peer.send(type_id::WINDOW_ACK_SIZE, 0, &buf[..len]).unwrap();
+        peer.read_replies();
+        peer.send(type_id::DATA_AMF3, 0, &[0u8; 1200]).unwrap();
+        let replies = peer.read_replies();
+        assert!(
+            replies.iter().any(|r| r.0 == type_id::ACKNOWLEDGEMENT),
+            "{replies:?}"
+        );
+    }
+
+    #[test]
+    fn amf3_command_wrapper_must_start_with_zero() {
+        let mut peer = Peer::new(SessionConfig::default());
+        let mut payload = vec![0u8];
+        payload.extend(command("connect", 1.0, |w| {
+            w.object_start()?
+                .property("app")?
+                .string("live")?
+                .object_end()?;
+            Ok(())
+        }));
+        assert_eq!(
+            peer.send(type_id::COMMAND_AMF3, 0, &payload).unwrap().len(),
+            1
+        );
+        payload[0] = 0x11;
+        let err = peer.send(type_id::COMMAND_AMF3, 0, &payload).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Session(SessionError::BadAmf3Wrapper { marker: 0x11 })
+        );
+    }
+
+    #[test]
+    fn pending_output_is_capped() {
+        let config = SessionConfig {
+            max_pending_output: 200,
+            ..SessionConfig::default()
+        };
+        let mut peer = Peer::new(config);
+        let payload = command("connect", 1.0, |w| {
+            w.object_start()?
+                .property("app")?
+                .string("live")?
+                .object_end()?;
+            Ok(())
+        });
+        // The connect reply alone is over 200 bytes; the peer has not read anything.
+        let header = MessageHeader {
+            chunk_stream_id: 3,
+            timestamp: Timestamp(0),
+            type_id: type_id::COMMAND_AMF0,
+            stream_id: 0,
+        };
+        let mut bytes = Vec::new();
+        peer.writer.write_to_vec(&header, &payload, &mut bytes);
+        let err = peer.session.feed(&bytes).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Session(SessionError::OutputOverflow { limit: 200 })
+        );
+    }
 }

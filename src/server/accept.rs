@@ -79,7 +79,10 @@ impl Server {
                 let mut listener = TcpListener::bind(addr)?;
                 poll.registry()
                     .register(&mut listener, RTMP_LISTENER, Interest::READABLE)?;
-                info!("listening rtmp on {} (plain, unencrypted)", listener.local_addr()?);
+                info!(
+                    "listening rtmp on {} (plain, unencrypted)",
+                    listener.local_addr()?
+                );
                 Some(listener)
             }
             None => None,
@@ -119,7 +122,10 @@ impl Server {
         read_end.set_nonblocking(true)?;
         write_end.set_nonblocking(true)?;
         let mut read_end = UnixStream::from_std(read_end);
-        signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, write_end.try_clone()?)?;
+        signal_hook::low_level::pipe::register(
+            signal_hook::consts::SIGINT,
+            write_end.try_clone()?,
+        )?;
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, write_end)?;
         self.poll
             .registry()
@@ -135,7 +141,9 @@ impl Server {
 
     /// The plain-RTMP listener's address, if there is one.
     pub fn rtmp_addr(&self) -> Option<SocketAddr> {
-        self.rtmp_listener.as_ref().and_then(|l| l.local_addr().ok())
+        self.rtmp_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// A handle that stops `run` from another thread.
@@ -181,7 +189,10 @@ impl Server {
                 }
             }
         }
-        info!("stopping: closing {} sessions", self.shared.connections.load(Ordering::SeqCst));
+        info!(
+            "stopping: closing {} sessions",
+            self.shared.connections.load(Ordering::SeqCst)
+        );
         self.shared.stop();
         let deadline = Instant::now() + DRAIN_TIME;
         while self.shared.connections.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
@@ -219,7 +230,10 @@ fn accept_all(listener: &TcpListener, tls: bool, shared: &Arc<Shared>) {
         let slot = ConnectionSlot(shared.clone());
         let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
         let _ = socket.set_nodelay(true);
-        info!("{id} {peer} connected ({})", if tls { "rtmps" } else { "rtmp" });
+        info!(
+            "{id} {peer} connected ({})",
+            if tls { "rtmps" } else { "rtmp" }
+        );
         let shared = shared.clone();
         let spawned = thread::Builder::new()
             .name(format!("sess-{id}"))

@@ -43,7 +43,11 @@ impl Frame {
             MediaKind::Audio(tag) => (FrameKind::Audio, false, tag.sequence_header),
             MediaKind::Video(tag) => {
                 let header = tag.packet == VideoPacket::SequenceHeader;
-                (FrameKind::Video, tag.keyframe && tag.packet == VideoPacket::Frame, header)
+                (
+                    FrameKind::Video,
+                    tag.keyframe && tag.packet == VideoPacket::Frame,
+                    header,
+                )
             }
             MediaKind::Metadata => (FrameKind::Metadata, false, false),
             MediaKind::Data => (FrameKind::Data, false, false),

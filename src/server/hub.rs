@@ -165,7 +165,9 @@ pub struct Joined {
 fn lock(state: &Mutex<StreamState>) -> MutexGuard<'_, StreamState> {
     // A panicking worker must not take the stream down with it; the state stays consistent
     // because every mutation under the lock is a plain field update.
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Stream {
@@ -180,7 +182,9 @@ impl Stream {
         state.cache(&frame, self.limits.gop_cache_bytes);
         let now = Instant::now();
         let limits = self.limits;
-        state.subscribers.retain_mut(|sub| sub.offer(&frame, now, &limits));
+        state
+            .subscribers
+            .retain_mut(|sub| sub.offer(&frame, now, &limits));
     }
 
     /// Number of players.
@@ -245,7 +249,9 @@ impl Subscriber {
         if queued + frame.len() > limits.queue_bytes {
             return self.fell_behind(is_video, now, limits);
         }
-        self.shared.queued_bytes.fetch_add(frame.len(), Ordering::SeqCst);
+        self.shared
+            .queued_bytes
+            .fetch_add(frame.len(), Ordering::SeqCst);
         match self.tx.try_send(Delivery::Frame(frame.clone())) {
             Ok(()) => {
                 if is_video && frame.keyframe {
@@ -256,7 +262,9 @@ impl Subscriber {
                 true
             }
             Err(TrySendError::Full(_)) => {
-                self.shared.queued_bytes.fetch_sub(frame.len(), Ordering::SeqCst);
+                self.shared
+                    .queued_bytes
+                    .fetch_sub(frame.len(), Ordering::SeqCst);
                 self.fell_behind(is_video, now, limits)
             }
             Err(TrySendError::Disconnected(_)) => false,
@@ -275,7 +283,9 @@ impl Subscriber {
     fn still_in_time(&mut self, now: Instant, limits: &HubLimits) -> bool {
         match self.behind_since {
             Some(since) if now.duration_since(since) > limits.slow_player => {
-                self.shared.eviction.store(Eviction::TooSlow as u8, Ordering::SeqCst);
+                self.shared
+                    .eviction
+                    .store(Eviction::TooSlow as u8, Ordering::SeqCst);
                 self.shared.wakeup.ring();
                 false
             }
@@ -291,7 +301,9 @@ impl Subscriber {
             }
             // A player too far behind to take a notice is evicted; it would never catch up.
             Err(TrySendError::Full(_)) => {
-                self.shared.eviction.store(Eviction::TooSlow as u8, Ordering::SeqCst);
+                self.shared
+                    .eviction
+                    .store(Eviction::TooSlow as u8, Ordering::SeqCst);
                 self.shared.wakeup.ring();
                 false
             }
@@ -368,13 +380,20 @@ impl Hub {
             }
             state.publisher = None;
             state.reset_media();
-            state.subscribers.retain_mut(|sub| sub.notify(Delivery::Unpublished));
+            state
+                .subscribers
+                .retain_mut(|sub| sub.notify(Delivery::Unpublished));
         }
         Self::forget_if_unused(&mut streams, stream);
     }
 
     /// Adds player `id` to `name`, with the caches to send it first.
-    pub fn join(&self, name: &str, id: u64, wakeup: Arc<Wakeup>) -> Result<(Arc<Stream>, Joined), JoinError> {
+    pub fn join(
+        &self,
+        name: &str,
+        id: u64,
+        wakeup: Arc<Wakeup>,
+    ) -> Result<(Arc<Stream>, Joined), JoinError> {
         let mut streams = self.streams();
         let stream = self.entry(&mut streams, name);
         let joined = {
@@ -382,7 +401,9 @@ impl Hub {
             if state.subscribers.len() >= self.limits.max_players {
                 drop(state);
                 Self::forget_if_unused(&mut streams, &stream);
-                return Err(JoinError::TooManyPlayers { limit: self.limits.max_players });
+                return Err(JoinError::TooManyPlayers {
+                    limit: self.limits.max_players,
+                });
             }
             let mut backlog: VecDeque<Frame> = VecDeque::with_capacity(3 + state.gop.len());
             backlog.extend(state.metadata.iter().cloned());

@@ -24,7 +24,10 @@ fn matches_any(keys: &[[u8; 32]], candidate: &str) -> bool {
     let candidate = sha256(candidate);
     let mut found = 0u8;
     for key in keys {
-        let diff = key.iter().zip(candidate.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let diff = key
+            .iter()
+            .zip(candidate.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         found |= std::hint::black_box(u8::from(diff == 0));
     }
     found == 1

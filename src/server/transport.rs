@@ -81,13 +81,18 @@ impl Transport {
                     match retry(|| conn.read_tls(socket)) {
                         Ok(0) => return Ok(ReadOutcome::Closed),
                         Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadOutcome::Data(0)),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            return Ok(ReadOutcome::Data(0));
+                        }
                         Err(e) => return Err(e),
                     }
                     if let Err(e) = conn.process_new_packets() {
                         // Get the alert out before the caller closes.
                         let _ = conn.write_tls(socket);
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("tls: {e}")));
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("tls: {e}"),
+                        ));
                     }
                 }
             }
@@ -157,7 +162,8 @@ impl Transport {
     /// The negotiated TLS version and cipher suite, for the log.
     pub fn describe(&self) -> String {
         match self {
-            Transport::Tls(conn) => match (conn.protocol_version(), conn.negotiated_cipher_suite()) {
+            Transport::Tls(conn) => match (conn.protocol_version(), conn.negotiated_cipher_suite())
+            {
                 (Some(v), Some(s)) => format!("{v:?} {:?}", s.suite()),
                 _ => "tls".to_string(),
             },

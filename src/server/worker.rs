@@ -21,11 +21,11 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls::ServerConfig;
 
+use super::accept::ConnectionSlot;
 use super::frame::Frame;
 use super::hub::{Delivery, Eviction, Hub, JoinError, Stream, Subscription, Wakeup};
 use super::keys::{StreamKeys, redact, split_name};
 use super::transport::{ReadOutcome, Transport};
-use super::accept::ConnectionSlot;
 use crate::config::Limits;
 use crate::rtmp::handshake::RANDOM_SIZE;
 use crate::rtmp::session::{FANOUT_STREAM_ID, Session, SessionEvent, StreamRole};
@@ -191,7 +191,10 @@ impl Worker {
             if self.ctx.closing.is_some() {
                 break;
             }
-            let timeout = self.next_deadline().saturating_duration_since(Instant::now()).min(MAX_SLEEP);
+            let timeout = self
+                .next_deadline()
+                .saturating_duration_since(Instant::now())
+                .min(MAX_SLEEP);
             self.arm_if_idle();
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
@@ -218,7 +221,9 @@ impl Worker {
             return;
         }
         let now = Instant::now();
-        if !self.session.is_connected() && now >= self.opened + self.ctx.shared.limits.handshake_timeout {
+        if !self.session.is_connected()
+            && now >= self.opened + self.ctx.shared.limits.handshake_timeout
+        {
             let stage = if self.transport.is_handshaking() {
                 "tls handshake"
             } else if !self.session.handshake_done() {
@@ -270,6 +275,15 @@ impl Worker {
                 Ok(ReadOutcome::Data(0)) => return Ok(()),
                 Ok(ReadOutcome::Data(n)) => n,
                 Ok(ReadOutcome::Closed) => return Err("peer closed the connection".into()),
+                // Players and encoders that quit often skip close_notify: ordinary, not an error.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    return Err(format!("peer went away: {e}"));
+                }
                 Err(e) => return Err(format!("read failed: {e}")),
             };
             self.input_len += n;
@@ -375,12 +389,16 @@ impl Worker {
                 Some(Delivery::Frame(frame)) => self.writing = Some((frame, 0)),
                 Some(Delivery::Unpublished) => {
                     if let Role::Player { stream_id, .. } = self.ctx.role {
-                        self.session.notify_unpublish(stream_id).map_err(|e| e.to_string())?;
+                        self.session
+                            .notify_unpublish(stream_id)
+                            .map_err(|e| e.to_string())?;
                     }
                 }
                 Some(Delivery::Published) => {
                     if let Role::Player { stream_id, .. } = self.ctx.role {
-                        self.session.notify_publish(stream_id).map_err(|e| e.to_string())?;
+                        self.session
+                            .notify_publish(stream_id)
+                            .map_err(|e| e.to_string())?;
                     }
                 }
                 None => return Ok(false),
@@ -415,15 +433,22 @@ impl Worker {
         }
         let role = match &self.ctx.role {
             Role::Undecided => "connection".to_string(),
-            Role::Publisher { stream, frames } => format!("publisher of {} ({frames} frames)", stream_label(stream)),
-            Role::Player { stream, frames, .. } => format!("player of {} ({frames} frames)", stream_label(stream)),
+            Role::Publisher { stream, frames } => {
+                format!("publisher of {} ({frames} frames)", stream_label(stream))
+            }
+            Role::Player { stream, frames, .. } => {
+                format!("player of {} ({frames} frames)", stream_label(stream))
+            }
         };
         let elapsed = self.opened.elapsed().as_secs_f32();
         let line = format!(
             "{} {} closed {role} after {elapsed:.1}s: {reason}; {} bytes in, {} frame bytes out",
             self.ctx.id, self.ctx.peer, self.bytes_in, self.bytes_out_frames
         );
-        if reason.starts_with("protocol error") || reason.starts_with("read failed") || reason.starts_with("handshake") {
+        if reason.starts_with("protocol error")
+            || reason.starts_with("read failed")
+            || reason.starts_with("handshake")
+        {
             warn!("{line}");
         } else {
             info!("{line}");
@@ -439,10 +464,19 @@ impl Worker {
 }
 
 impl Context {
-    fn on_event(&mut self, event: SessionEvent<'_>, chunk_size: u32) -> Result<Option<Action>, String> {
+    fn on_event(
+        &mut self,
+        event: SessionEvent<'_>,
+        chunk_size: u32,
+    ) -> Result<Option<Action>, String> {
         match event {
             SessionEvent::HandshakeDone { digest } => {
-                debug!("{} {} rtmp handshake done ({})", self.id, self.peer, if digest { "digest" } else { "plain" });
+                debug!(
+                    "{} {} rtmp handshake done ({})",
+                    self.id,
+                    self.peer,
+                    if digest { "digest" } else { "plain" }
+                );
                 Ok(None)
             }
             SessionEvent::Connected { app } => {
@@ -450,7 +484,9 @@ impl Context {
                 debug!("{} {} connected to app {app:?}", self.id, self.peer);
                 Ok(None)
             }
-            SessionEvent::PublishRequested { stream_id, name } => Ok(Some(self.publish(stream_id, name))),
+            SessionEvent::PublishRequested { stream_id, name } => {
+                Ok(Some(self.publish(stream_id, name)))
+            }
             SessionEvent::PlayRequested { stream_id, name } => Ok(Some(self.play(stream_id, name))),
             SessionEvent::Media(media) => {
                 if let Role::Publisher { stream, frames } = &mut self.role {
@@ -460,7 +496,10 @@ impl Context {
                 Ok(None)
             }
             SessionEvent::StreamClosed { stream_id, role } => {
-                debug!("{} {} stream {stream_id} closed ({role:?})", self.id, self.peer);
+                debug!(
+                    "{} {} stream {stream_id} closed ({role:?})",
+                    self.id, self.peer
+                );
                 if matches!(role, StreamRole::Publishing | StreamRole::Playing) {
                     self.leave_hub();
                 }
@@ -475,18 +514,34 @@ impl Context {
             return Action::RejectPublish(stream_id, "this connection already publishes or plays");
         }
         if !self.shared.keys.publish_allowed(key) {
-            warn!("{} {} publish refused: wrong stream key {}", self.id, self.peer, redact(key));
+            warn!(
+                "{} {} publish refused: wrong stream key {}",
+                self.id,
+                self.peer,
+                redact(key)
+            );
             return Action::RejectPublish(stream_id, "wrong stream key");
         }
         let hub_name = format!("{}/{key}", self.app);
         match self.shared.hub.publish(&hub_name, self.id) {
             Ok(stream) => {
-                info!("{} {} publishing {}", self.id, self.peer, stream_label(&stream));
+                info!(
+                    "{} {} publishing {}",
+                    self.id,
+                    self.peer,
+                    stream_label(&stream)
+                );
                 self.role = Role::Publisher { stream, frames: 0 };
                 Action::AcceptPublish(stream_id)
             }
             Err(_) => {
-                warn!("{} {} publish refused: {}/{} is already live", self.id, self.peer, self.app, redact(key));
+                warn!(
+                    "{} {} publish refused: {}/{} is already live",
+                    self.id,
+                    self.peer,
+                    self.app,
+                    redact(key)
+                );
                 Action::RejectPublish(stream_id, "stream is already live")
             }
         }
@@ -495,17 +550,36 @@ impl Context {
     fn play(&mut self, stream_id: u32, name: &str) -> Action {
         let (stream_name, key) = split_name(name);
         if !matches!(self.role, Role::Undecided) {
-            return Action::RejectPlay(stream_id, "NetStream.Play.Failed", "this connection already publishes or plays");
+            return Action::RejectPlay(
+                stream_id,
+                "NetStream.Play.Failed",
+                "this connection already publishes or plays",
+            );
         }
         if stream_id != FANOUT_STREAM_ID {
-            return Action::RejectPlay(stream_id, "NetStream.Play.Failed", "play only on the first stream");
+            return Action::RejectPlay(
+                stream_id,
+                "NetStream.Play.Failed",
+                "play only on the first stream",
+            );
         }
         if !self.shared.keys.play_allowed(key) {
-            warn!("{} {} play refused: wrong or missing play key", self.id, self.peer);
-            return Action::RejectPlay(stream_id, "NetStream.Play.BadName", "wrong or missing play key");
+            warn!(
+                "{} {} play refused: wrong or missing play key",
+                self.id, self.peer
+            );
+            return Action::RejectPlay(
+                stream_id,
+                "NetStream.Play.BadName",
+                "wrong or missing play key",
+            );
         }
         let hub_name = format!("{}/{stream_name}", self.app);
-        match self.shared.hub.join(&hub_name, self.id, self.wakeup.clone()) {
+        match self
+            .shared
+            .hub
+            .join(&hub_name, self.id, self.wakeup.clone())
+        {
             Ok((stream, joined)) => {
                 info!(
                     "{} {} playing {} ({} backlog frames{})",
@@ -513,7 +587,11 @@ impl Context {
                     self.peer,
                     stream_label(&stream),
                     joined.backlog.len(),
-                    if joined.live { "" } else { ", waiting for a publisher" }
+                    if joined.live {
+                        ""
+                    } else {
+                        ", waiting for a publisher"
+                    }
                 );
                 self.role = Role::Player {
                     stream,
@@ -526,16 +604,28 @@ impl Context {
                 Action::AcceptPlay(stream_id, joined.live)
             }
             Err(JoinError::TooManyPlayers { limit }) => {
-                warn!("{} {} play refused: stream has {limit} players", self.id, self.peer);
+                warn!(
+                    "{} {} play refused: stream has {limit} players",
+                    self.id, self.peer
+                );
                 Action::RejectPlay(stream_id, "NetStream.Play.Failed", "too many players")
             }
-            Err(JoinError::AlreadyPublishing) => Action::RejectPlay(stream_id, "NetStream.Play.Failed", "unavailable"),
+            Err(JoinError::AlreadyPublishing) => {
+                Action::RejectPlay(stream_id, "NetStream.Play.Failed", "unavailable")
+            }
         }
     }
 
     /// The next thing to send to a player: backlog first, then the channel.
     fn next_delivery(&mut self) -> Result<Option<Delivery>, String> {
-        let Role::Player { backlog, rx, subscription, frames, .. } = &mut self.role else {
+        let Role::Player {
+            backlog,
+            rx,
+            subscription,
+            frames,
+            ..
+        } = &mut self.role
+        else {
             return Ok(None);
         };
         if let Some(frame) = backlog.pop_front() {
@@ -545,7 +635,9 @@ impl Context {
         match rx.try_recv() {
             Ok(delivery) => {
                 if let Delivery::Frame(frame) = &delivery {
-                    subscription.queued_bytes.fetch_sub(frame.len(), Ordering::SeqCst);
+                    subscription
+                        .queued_bytes
+                        .fetch_sub(frame.len(), Ordering::SeqCst);
                     *frames += 1;
                 }
                 Ok(Some(delivery))
@@ -565,7 +657,12 @@ impl Context {
         match std::mem::replace(&mut self.role, Role::Undecided) {
             Role::Undecided => {}
             Role::Publisher { stream, frames } => {
-                info!("{} {} unpublished {} after {frames} frames", self.id, self.peer, stream_label(&stream));
+                info!(
+                    "{} {} unpublished {} after {frames} frames",
+                    self.id,
+                    self.peer,
+                    stream_label(&stream)
+                );
                 self.shared.hub.unpublish(&stream, self.id);
             }
             Role::Player { stream, .. } => self.shared.hub.leave(&stream, self.id),

@@ -28,20 +28,11 @@ pub struct TestServer {
 }
 
 /// How to start a test server.
+#[derive(Default)]
 pub struct Setup {
     pub limits: Limits,
     pub play_keys: Vec<String>,
     pub plain: bool,
-}
-
-impl Default for Setup {
-    fn default() -> Self {
-        Setup {
-            limits: Limits::default(),
-            play_keys: Vec::new(),
-            plain: false,
-        }
-    }
 }
 
 impl TestServer {
@@ -52,9 +43,11 @@ impl TestServer {
     pub fn with(setup: Setup) -> TestServer {
         let _ = env_logger::builder().is_test(true).try_init();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let state_dir = std::env::temp_dir().join(format!("rtmpsd-test-{}-{n}", std::process::id()));
+        let state_dir =
+            std::env::temp_dir().join(format!("rtmpsd-test-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&state_dir).expect("state dir");
-        let identity = rtmpsd::tls::load_or_generate(None, &state_dir, CipherOrder::Aes).expect("tls");
+        let identity =
+            rtmpsd::tls::load_or_generate(None, &state_dir, CipherOrder::Aes).expect("tls");
         let keys = StreamKeys::new(&[KEY.to_string()], &setup.play_keys);
         let plain = setup.plain.then(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         let server = Server::bind(
@@ -82,7 +75,11 @@ impl TestServer {
     }
 
     pub fn url(&self, name: &str) -> RtmpUrl {
-        RtmpUrl::parse(&format!("rtmps://127.0.0.1:{}/live/{name}", self.addr.port())).expect("url")
+        RtmpUrl::parse(&format!(
+            "rtmps://127.0.0.1:{}/live/{name}",
+            self.addr.port()
+        ))
+        .expect("url")
     }
 
     pub fn plain_url(&self, name: &str) -> RtmpUrl {
