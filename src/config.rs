@@ -38,6 +38,9 @@ pub struct Args {
     /// most connections at once (default 256)
     #[argh(option, default = "256")]
     pub max_connections: usize,
+    /// most connections from one source address (default 32)
+    #[argh(option, default = "32")]
+    pub max_connections_per_ip: usize,
     /// log level: error, warn, info, debug, trace (default info; RUST_LOG overrides)
     #[argh(option, default = "String::from(\"info\")")]
     pub log: String,
@@ -95,6 +98,8 @@ impl FromStr for CipherOrder {
 pub struct Limits {
     /// Most connections at once.
     pub max_connections: usize,
+    /// Most connections from one source address.
+    pub max_connections_per_ip: usize,
     /// Time for the TLS and RTMP handshakes and `connect` together.
     pub handshake_timeout: Duration,
     /// Time a publisher may stay silent.
@@ -123,6 +128,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 256,
+            max_connections_per_ip: 32,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             gop_cache_bytes: 4 << 20,
@@ -177,6 +183,7 @@ impl Config {
             }
         };
         positive("max-connections", args.max_connections as u64)?;
+        positive("max-connections-per-ip", args.max_connections_per_ip as u64)?;
         positive("player-queue", args.player_queue as u64)?;
         positive("handshake-timeout-secs", args.handshake_timeout_secs)?;
         positive("idle-timeout-secs", args.idle_timeout_secs)?;
@@ -209,6 +216,7 @@ impl Config {
         };
         let limits = Limits {
             max_connections: args.max_connections,
+            max_connections_per_ip: args.max_connections_per_ip,
             handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
             idle_timeout: Duration::from_secs(args.idle_timeout_secs),
             gop_cache_bytes: args.gop_cache_kib * 1024,

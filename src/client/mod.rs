@@ -166,6 +166,7 @@ impl Client {
                 max_message_len: 64 << 20,
                 max_chunk_size: 1 << 24,
                 max_chunk_streams: 64,
+                max_buffered_bytes: 128 << 20,
             }),
             writer: ChunkWriter::new(crate::rtmp::chunk::DEFAULT_CHUNK_SIZE),
             input,

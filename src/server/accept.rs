@@ -1,8 +1,9 @@
 //! The accept loop: one mio `Poll` over the listeners and the signal pipe; each accepted
 //! connection goes to its own named, small-stack worker thread. Nothing else happens here.
 
+use std::collections::HashMap;
 use std::io::{self, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,12 +27,49 @@ const STOP: Token = Token(3);
 /// How long shutdown waits for sessions to say goodbye.
 const DRAIN_TIME: Duration = Duration::from_millis(800);
 
-/// Counts a live connection; dropping it gives the slot back.
-pub struct ConnectionSlot(Arc<Shared>);
+/// Counts a live connection, in total and for its source address; dropping it gives both back.
+pub struct ConnectionSlot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl ConnectionSlot {
+    /// Takes a slot for a connection from `ip`, or says which limit is full.
+    fn take(shared: &Arc<Shared>, ip: IpAddr) -> Result<ConnectionSlot, String> {
+        let limits = &shared.limits;
+        let mut per_ip = shared.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
+        if from_ip >= limits.max_connections_per_ip {
+            return Err(format!(
+                "connection limit per address {} reached",
+                limits.max_connections_per_ip
+            ));
+        }
+        if shared.connections.fetch_add(1, Ordering::SeqCst) >= limits.max_connections {
+            shared.connections.fetch_sub(1, Ordering::SeqCst);
+            return Err(format!(
+                "connection limit {} reached",
+                limits.max_connections
+            ));
+        }
+        per_ip.insert(ip, from_ip + 1);
+        Ok(ConnectionSlot {
+            shared: shared.clone(),
+            ip,
+        })
+    }
+}
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+        let mut per_ip = self.shared.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+        self.shared.connections.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -103,6 +141,7 @@ impl Server {
             stopping: AtomicBool::new(false),
             wakers: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             started: Instant::now(),
         });
@@ -220,14 +259,14 @@ fn accept_all(listener: &TcpListener, tls: bool, shared: &Arc<Shared>) {
                 return;
             }
         };
-        let limit = shared.limits.max_connections;
-        if shared.connections.fetch_add(1, Ordering::SeqCst) >= limit {
-            shared.connections.fetch_sub(1, Ordering::SeqCst);
-            warn!("{peer} refused: connection limit {limit} reached");
-            drop(socket);
-            continue;
-        }
-        let slot = ConnectionSlot(shared.clone());
+        let slot = match ConnectionSlot::take(shared, peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                warn!("{peer} refused: {why}");
+                drop(socket);
+                continue;
+            }
+        };
         let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
         let _ = socket.set_nodelay(true);
         info!(

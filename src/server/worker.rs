@@ -53,6 +53,8 @@ pub struct Shared {
     pub wakers: Mutex<Vec<(u64, Arc<Wakeup>)>>,
     /// Live connections.
     pub connections: AtomicUsize,
+    /// Live connections per source address.
+    pub per_ip: Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     /// Next session id.
     pub next_id: AtomicU64,
     /// When the server started (S1's epoch).

@@ -31,6 +31,13 @@ pub enum ChunkError {
         /// The fmt that was seen.
         fmt: u8,
     },
+    /// The chunk streams' reassembly buffers together would grow past the budget.
+    ReassemblyOverBudget {
+        /// The budget in bytes.
+        limit: u32,
+        /// The total the growth would have reached.
+        seen: u32,
+    },
     /// A protocol control message had the wrong length.
     BadControlMessage {
         /// The message type id.
@@ -74,6 +81,12 @@ impl core::fmt::Display for ChunkError {
                 write!(
                     f,
                     "fmt {fmt} chunk on chunk stream {chunk_stream_id} with no fmt 0 before it"
+                )
+            }
+            ChunkError::ReassemblyOverBudget { limit, seen } => {
+                write!(
+                    f,
+                    "reassembly buffers of {seen} bytes over the budget {limit}"
                 )
             }
             ChunkError::BadControlMessage { type_id, len } => {

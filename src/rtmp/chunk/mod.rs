@@ -39,6 +39,8 @@ pub struct ChunkLimits {
     pub max_message_len: u32,
     /// How many distinct chunk stream ids may be live at once.
     pub max_chunk_streams: usize,
+    /// Reassembly buffer bytes all chunk streams of one connection may hold together.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for ChunkLimits {
@@ -47,6 +49,8 @@ impl Default for ChunkLimits {
             max_chunk_size: 1 << 24,
             max_message_len: 8 << 20,
             max_chunk_streams: 16,
+            // One largest message plus room for the other streams' small ones.
+            max_buffered_bytes: (8 << 20) + (1 << 20),
         }
     }
 }

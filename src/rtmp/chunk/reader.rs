@@ -54,6 +54,8 @@ pub struct ChunkReader {
     slots: Vec<Slot>,
     /// The chunk whose payload is being read, if its header has been taken.
     in_chunk: Option<InChunk>,
+    /// Capacity held by all slots' reassembly buffers together.
+    buffered: usize,
 }
 
 /// A chunk whose header has been read and whose payload is still arriving.
@@ -130,10 +132,17 @@ impl Slot {
         self.message_len.saturating_sub(have)
     }
 
-    /// Appends chunk payload, growing the buffer geometrically but never past `message_len`.
-    fn append(&mut self, bytes: &[u8]) {
+    /// Appends chunk payload, growing the buffer geometrically but never past `message_len`,
+    /// and never past what `buffered` (capacity held by all slots) may still grow by.
+    fn append(
+        &mut self,
+        bytes: &[u8],
+        buffered: &mut usize,
+        budget: usize,
+    ) -> Result<(), ChunkError> {
         let needed = self.payload.len().saturating_add(bytes.len());
         if needed > self.payload.capacity() {
+            let before = self.payload.capacity();
             let declared = usize::try_from(self.message_len).unwrap_or(usize::MAX);
             let target = self
                 .payload
@@ -141,9 +150,20 @@ impl Slot {
                 .saturating_mul(2)
                 .min(declared)
                 .max(needed);
+            let total = buffered.saturating_sub(before).saturating_add(target);
+            if total > budget {
+                return Err(ChunkError::ReassemblyOverBudget {
+                    limit: u32::try_from(budget).unwrap_or(u32::MAX),
+                    seen: u32::try_from(total).unwrap_or(u32::MAX),
+                });
+            }
             self.payload.reserve_exact(target - self.payload.len());
+            *buffered = buffered
+                .saturating_sub(before)
+                .saturating_add(self.payload.capacity());
         }
         self.payload.extend_from_slice(bytes);
+        Ok(())
     }
 }
 
@@ -167,6 +187,7 @@ impl ChunkReader {
             chunk_size: DEFAULT_CHUNK_SIZE,
             slots: Vec::with_capacity(max_slots),
             in_chunk: None,
+            buffered: 0,
         }
     }
 
@@ -191,7 +212,11 @@ impl ChunkReader {
                     self.in_chunk = None;
                     continue;
                 };
-                slot.append(rest.get(..take).unwrap_or_default());
+                slot.append(
+                    rest.get(..take).unwrap_or_default(),
+                    &mut self.buffered,
+                    self.limits.max_buffered_bytes,
+                )?;
                 consumed += take;
                 let remaining = chunk
                     .remaining
@@ -1094,12 +1119,45 @@ mod tests {
     }
 
     #[test]
+    fn half_sent_messages_on_many_streams_stop_at_the_reassembly_budget() {
+        let limits = ChunkLimits {
+            max_chunk_size: 1 << 16,
+            max_message_len: 1000,
+            max_chunk_streams: 16,
+            max_buffered_bytes: 2500,
+        };
+        let mut reader = ChunkReader::new(limits);
+        let mut input = set_chunk_size(600);
+        // Each stream declares 1000 bytes and sends 600 of them, never finishing.
+        for csid in 3..8 {
+            input.extend(chunk_header(0, csid, 0, 1000, 9));
+            input.extend_from_slice(&[0u8; 600]);
+        }
+        let mut pos = 0;
+        let err = loop {
+            match reader.read(&input[pos..]) {
+                Ok(ChunkRead::NeedMore { consumed }) => {
+                    assert!(consumed > 0, "stalled before the budget was hit");
+                    pos += consumed;
+                }
+                Ok(ChunkRead::Message { consumed, .. }) => pos += consumed,
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(err, ChunkError::ReassemblyOverBudget { limit: 2500, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn pseudo_random_input_never_panics_and_always_progresses() {
         let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         let limits = ChunkLimits {
             max_chunk_size: 1 << 16,
             max_message_len: 300,
             max_chunk_streams: 4,
+            max_buffered_bytes: 1000,
         };
         let mut outcomes = [0usize; 2];
         for round in 0..10_000 {
