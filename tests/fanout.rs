@@ -110,8 +110,10 @@ fn late_player_starts_on_the_current_keyframe_within_300ms() {
     let server = TestServer::start();
     let mut stream = SyntheticStream::new(25, 25, 1500);
     let mut publisher = start_publisher(&server, &stream);
-    // Two whole GOPs and part of a third: the cache holds frames 50..=61.
+    // Two whole GOPs and part of a third: the cache holds frames 50..=61 once the
+    // server has taken them all in.
     send_frames(&mut publisher, &mut stream, 62, Duration::ZERO);
+    thread::sleep(Duration::from_millis(300));
     let mut player = connect(&server.url(KEY));
     let asked = Instant::now();
     player.play().expect("play");
@@ -251,7 +253,11 @@ fn a_player_that_never_reads_stalls_neither_the_publisher_nor_other_players() {
     send_frames(&mut publisher, &mut stream, 600, Duration::from_millis(3));
     let publishing_took = started.elapsed();
     let seen = fast.join().expect("fast player");
-    assert!(seen.is_consecutive(), "fast player saw gaps");
+    assert!(
+        seen.is_consecutive(),
+        "fast player saw gaps: {:?}",
+        seen.indices
+    );
     assert_eq!(seen.indices.last(), Some(&599));
     assert!(
         publishing_took < Duration::from_secs(10),

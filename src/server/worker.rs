@@ -118,6 +118,10 @@ pub struct Worker {
     input: Box<[u8]>,
     input_len: usize,
     writing: Option<(Frame, usize)>,
+    /// The socket would not take more: wait for it to become writable.
+    output_blocked: bool,
+    /// The read budget ran out with input possibly left in the socket (mio is edge-triggered).
+    input_left: bool,
     opened: Instant,
     last_input: Instant,
     bytes_in: u64,
@@ -168,6 +172,8 @@ impl Worker {
             input,
             input_len: 0,
             writing: None,
+            output_blocked: false,
+            input_left: false,
             opened: now,
             last_input: now,
             bytes_in: 0,
@@ -193,12 +199,15 @@ impl Worker {
             if self.ctx.closing.is_some() {
                 break;
             }
-            let timeout = self
+            let mut timeout = self
                 .next_deadline()
                 .saturating_duration_since(Instant::now())
                 .min(MAX_SLEEP);
-            self.arm_if_idle();
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+            if self.input_left || !self.arm_if_idle() {
+                timeout = Duration::ZERO;
+            }
+            let polled = self.poll.poll(&mut events, Some(timeout));
+            if let Err(e) = polled {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     self.close(format!("poll failed: {e}"));
                 }
@@ -258,20 +267,33 @@ impl Worker {
         self.last_input + limits.idle_timeout
     }
 
-    /// Before sleeping, a player arms its wakeup and looks at its channel once more.
-    fn arm_if_idle(&mut self) {
+    /// Before sleeping, a player arms its wakeup and looks at its channel once more;
+    /// returns false when there is already work, so the caller should not sleep.
+    ///
+    /// A player whose socket is full does not arm: it waits for the socket, not the hub.
+    fn arm_if_idle(&mut self) -> bool {
+        if self.output_blocked {
+            return true;
+        }
         if let Role::Player { rx, backlog, .. } = &self.ctx.role {
             self.ctx.wakeup.arm();
             if !rx.is_empty() || !backlog.is_empty() {
                 // Something arrived between the last look and arming: don't sleep on it.
-                self.ctx.wakeup.force();
+                self.ctx.wakeup.disarm();
+                return false;
             }
         }
+        true
     }
 
     fn read_input(&mut self) -> Result<(), String> {
         let mut budget = READ_BUDGET;
-        while budget > 0 && self.ctx.closing.is_none() {
+        self.input_left = false;
+        while self.ctx.closing.is_none() {
+            if budget == 0 {
+                self.input_left = true;
+                return Ok(());
+            }
             let free = self.input.get_mut(self.input_len..).unwrap_or_default();
             let n = match self.transport.read(&mut self.socket, free) {
                 Ok(ReadOutcome::Data(0)) => return Ok(()),
@@ -358,6 +380,7 @@ impl Worker {
                 .transport
                 .flush(&mut self.socket)
                 .map_err(|e| format!("write failed: {e}"))?;
+            self.output_blocked = blocked;
             if blocked || !full {
                 return Ok(());
             }
