@@ -274,27 +274,88 @@ fn accept_all(listener: &TcpListener, tls: bool, shared: &Arc<Shared>) {
             if tls { "rtmps" } else { "rtmp" }
         );
         let shared = shared.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("sess-{id}"))
-            .stack_size(shared.limits.worker_stack)
-            .spawn(move || {
-                let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    match Worker::new(id, peer, socket, tls, shared, slot) {
-                        Ok(worker) => worker.run(),
-                        Err(e) => warn!("{id} {peer} closed: session setup failed: {e}"),
-                    }
-                }));
-                if let Err(panic) = outcome {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown panic".into());
-                    error!("{id} {peer} closed: session panicked: {what}");
-                }
-            });
+        let stack = shared.limits.worker_stack;
+        let spawned = spawn_contained(id, peer, stack, move || {
+            match Worker::new(id, peer, socket, tls, shared, slot) {
+                Ok(worker) => worker.run(),
+                Err(e) => warn!("{id} {peer} closed: session setup failed: {e}"),
+            }
+        });
         if let Err(e) = spawned {
             warn!("{id} {peer} closed: no thread for it: {e}");
         }
+    }
+}
+
+/// Runs `work` on a thread named `sess-{id}` with `stack` bytes of stack; a panic in it is
+/// caught at the thread boundary and logged with the session's peer, and ends only it.
+///
+/// Whatever `work` owns (hub membership, the connection slot) is released by its `Drop`
+/// while the panic unwinds, so the release profile must keep `panic = "unwind"`.
+pub fn spawn_contained(
+    id: u64,
+    peer: SocketAddr,
+    stack: usize,
+    work: impl FnOnce() + Send + 'static,
+) -> io::Result<thread::JoinHandle<()>> {
+    thread::Builder::new()
+        .name(format!("sess-{id}"))
+        .stack_size(stack)
+        .spawn(move || {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(work)) {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                error!("{id} {peer} closed: session panicked: {what}");
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct SetOnDrop(Arc<AtomicBool>);
+
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_panicking_session_ends_alone_and_releases_what_it_held() {
+        let released = Arc::new(AtomicBool::new(false));
+        let held = SetOnDrop(released.clone());
+        let peer = SocketAddr::from(([127, 0, 0, 1], 9));
+        let handle = spawn_contained(7, peer, 128 * 1024, move || {
+            let _held = held;
+            panic!("deliberate");
+        })
+        .expect("spawn");
+        // The thread itself ends normally: the panic did not escape it.
+        assert!(handle.join().is_ok());
+        assert!(released.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn session_threads_are_named_within_fifteen_bytes() {
+        let peer = SocketAddr::from(([127, 0, 0, 1], 9));
+        let seen = Arc::new(Mutex::new(String::new()));
+        let out = seen.clone();
+        let handle = spawn_contained(123_456_789, peer, 64 * 1024, move || {
+            let name = thread::current()
+                .name()
+                .map(str::to_string)
+                .unwrap_or_default();
+            *out.lock().unwrap() = name;
+        })
+        .expect("spawn");
+        handle.join().expect("thread");
+        let name = seen.lock().unwrap().clone();
+        assert_eq!(name, "sess-123456789");
+        assert!(name.len() <= 15);
     }
 }
