@@ -66,7 +66,12 @@ impl Drop for Peer {
     fn drop(&mut self) {
         let _ = Command::new("kill").arg(self.pid.to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(3);
-        while Path::new(&format!("/proc/{}", self.pid)).exists() && Instant::now() < deadline {
+        // Daemonised nginx is not our child: it may linger as a zombie of its adopter.
+        let running = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')))
+        };
+        while running(self.pid) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(20));
         }
     }
