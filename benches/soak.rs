@@ -10,7 +10,8 @@
 //! let every client leave and take the idle baseline; run the soak, printing a row every
 //! minute; let every client leave and compare with the baseline. Threads and fds must be
 //! back exactly; RSS within the margin (a 1 KiB leak per connection would exceed the
-//! default margin within the 5 000+ connections of a full run). Exit status 1 on a miss.
+//! default margin within the 5 000+ connections of a full run), and the per-minute RSS
+//! under load must not trend upwards. Exit status 1 on a miss.
 
 mod common;
 
@@ -29,6 +30,11 @@ use rtmpsd::client::{Client, RtmpUrl};
 const FPS: u32 = 25;
 /// Keyframe interval in frames (2 s).
 const GOP: u32 = 50;
+/// Per-minute samples needed before the RSS trend under load is judged.
+const MIN_TREND_SAMPLES: usize = 10;
+/// Largest RSS growth under load accepted, in KiB per minute: a leak of 128 bytes per
+/// connection at the ~265 connections a minute of the default load would exceed it.
+const MAX_TREND_KIB_PER_MIN: f64 = 32.0;
 /// Longest wait for the server to be idle again after the clients left.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -354,9 +360,10 @@ fn main() {
     );
     println!(
         "connections: server logged {connects} connects and {closes} closes during the soak \
-         ({:.0} per minute); clients completed {client_sessions} sessions; \
-         {} refused at a limit; {} WARN and {} ERROR lines in all",
+         ({:.0} per minute); clients completed {client_sessions} sessions and made {} failed \
+         publish attempts; {} refused at a limit; {} WARN and {} ERROR lines in all",
         connects as f64 / minutes,
+        get(&counts.publisher.failures),
         LogCounts::get(&server.log().refused),
         LogCounts::get(&server.log().warnings),
         LogCounts::get(&server.log().errors)
@@ -421,6 +428,16 @@ fn main() {
         format!("no steady player dropped ({})", get(&counts.steady.errors)),
     );
     verdict(gaps == 0, format!("no frame gaps ({gaps})"));
+    if points.len() >= MIN_TREND_SAMPLES {
+        let slope = slope_kib_per_min(&points);
+        verdict(
+            slope <= MAX_TREND_KIB_PER_MIN,
+            format!(
+                "rss flat under load: {slope:+.1} KiB/min over {} samples (limit {MAX_TREND_KIB_PER_MIN:+.0})",
+                points.len()
+            ),
+        );
+    }
     let stopped = server.stop();
     println!(
         "server stopped: {stopped:?}; run took {:.1} min",
