@@ -614,7 +614,7 @@ fn anatomy(kbps: u32) -> Result<Vec<Part>, String> {
     parts.push(Part {
         what: "worker input buffer".into(),
         bytes: live() - base,
-        note: "calloc'd: only the pages a read touches become resident".into(),
+        note: "Limits::read_buffer, allocated zeroed at session start (resident once written or cleared)".into(),
     });
     drop(input);
 
