@@ -207,6 +207,13 @@ fn wait_idle(pid: u32, idle: ProcSample) -> ProcSample {
     sample(pid).unwrap_or(last)
 }
 
+/// Wall-clock milliseconds, to line samples up with other logs.
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
 /// Least-squares slope of RSS over time, in KiB per minute.
 fn slope_kib_per_min(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
@@ -282,8 +289,12 @@ fn main() {
         under_warmup.threads
     );
     println!(
-        "idle baseline (after warm-up, all clients gone): rss {} KiB, threads {}, fds {}",
-        baseline.rss_kib, baseline.threads, baseline.fds
+        "idle baseline (after warm-up, all clients gone): rss {} KiB, threads {}, fds {} \
+         (unix ms {})",
+        baseline.rss_kib,
+        baseline.threads,
+        baseline.fds,
+        unix_ms()
     );
     let log_before = (
         LogCounts::get(&server.log().connected),
@@ -320,6 +331,7 @@ fn main() {
     let counts = load.finish();
     let after = wait_idle(pid, baseline);
     print_row("idle", after, server.log(), &counts);
+    println!("(idle row taken at unix ms {})", unix_ms());
 
     // The log reader may be a moment behind the last closes.
     wait_until(Duration::from_secs(5), || {
