@@ -457,7 +457,9 @@ fn bad_data(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
-fn tls_config(insecure: bool) -> Arc<ClientConfig> {
+/// The client's TLS configuration: `insecure` accepts any certificate (self-signed test
+/// servers; never for production use), otherwise an empty root store.
+pub fn tls_config(insecure: bool) -> Arc<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
