@@ -27,7 +27,7 @@ use super::hub::{Delivery, Eviction, Hub, JoinError, Stream, Subscription, Wakeu
 use super::keys::{StreamKeys, redact, split_name};
 use super::transport::{ReadOutcome, Transport};
 use crate::config::Limits;
-use crate::rtmp::handshake::RANDOM_SIZE;
+use crate::rtmp::handshake::{RANDOM_SIZE, RTMP_VERSION};
 use crate::rtmp::session::{FANOUT_STREAM_ID, Session, SessionEvent, StreamRole};
 
 const SOCKET: Token = Token(0);
@@ -122,6 +122,8 @@ pub struct Worker {
     output_blocked: bool,
     /// The read budget ran out with input possibly left in the socket (mio is edge-triggered).
     input_left: bool,
+    /// The first byte on the RTMPS port has been looked at.
+    first_byte_checked: bool,
     opened: Instant,
     last_input: Instant,
     bytes_in: u64,
@@ -174,6 +176,7 @@ impl Worker {
             writing: None,
             output_blocked: false,
             input_left: false,
+            first_byte_checked: false,
             opened: now,
             last_input: now,
             bytes_in: 0,
@@ -232,18 +235,11 @@ impl Worker {
             return;
         }
         let now = Instant::now();
-        if !self.session.is_connected()
-            && now >= self.opened + self.ctx.shared.limits.handshake_timeout
-        {
-            let stage = if self.transport.is_handshaking() {
-                "tls handshake"
-            } else if !self.session.handshake_done() {
-                "rtmp handshake"
-            } else {
-                "connect"
-            };
+        let stage = self.stage();
+        if stage.is_some() && now >= self.opened + self.ctx.shared.limits.handshake_timeout {
             self.close(format!(
-                "handshake timeout: {stage} not done after {}s",
+                "handshake timeout: {} not done after {}s",
+                stage.unwrap_or_default(),
                 self.ctx.shared.limits.handshake_timeout.as_secs()
             ));
         } else if !matches!(self.ctx.role, Role::Player { .. })
@@ -253,6 +249,50 @@ impl Worker {
                 "idle timeout: nothing received for {}s",
                 self.ctx.shared.limits.idle_timeout.as_secs()
             ));
+        }
+    }
+
+    /// The step of setting up the connection that is under way, until `connect` succeeds.
+    fn stage(&self) -> Option<&'static str> {
+        if self.session.is_connected() {
+            None
+        } else if self.transport.is_handshaking() {
+            Some("tls handshake")
+        } else if !self.session.handshake_done() {
+            Some("rtmp handshake")
+        } else {
+            Some("connect")
+        }
+    }
+
+    /// " during the <stage>" while the connection is being set up, else nothing.
+    fn during(&self) -> String {
+        self.stage()
+            .map(|stage| format!(" during the {stage}"))
+            .unwrap_or_default()
+    }
+
+    /// On the RTMPS port, looks at the first byte before rustls does: a plain RTMP client
+    /// (version byte 3) gets a reason that says so instead of a TLS parse error.
+    fn check_first_tls_byte(&mut self) -> Result<(), String> {
+        if self.first_byte_checked || !self.transport.is_handshaking() {
+            return Ok(());
+        }
+        let mut first = [0u8; 1];
+        match self.socket.peek(&mut first) {
+            Ok(1) => {
+                self.first_byte_checked = true;
+                if first[0] == RTMP_VERSION {
+                    return Err(format!(
+                        "plain rtmp on the rtmps port (first byte {:#04x}): use rtmps:// \
+                         or the plain listener",
+                        first[0]
+                    ));
+                }
+                Ok(())
+            }
+            // Nothing yet, or the read that follows reports the error.
+            _ => Ok(()),
         }
     }
 
@@ -289,6 +329,7 @@ impl Worker {
     fn read_input(&mut self) -> Result<(), String> {
         let mut budget = READ_BUDGET;
         self.input_left = false;
+        self.check_first_tls_byte()?;
         while self.ctx.closing.is_none() {
             if budget == 0 {
                 self.input_left = true;
@@ -298,7 +339,9 @@ impl Worker {
             let n = match self.transport.read(&mut self.socket, free) {
                 Ok(ReadOutcome::Data(0)) => return Ok(()),
                 Ok(ReadOutcome::Data(n)) => n,
-                Ok(ReadOutcome::Closed) => return Err("peer closed the connection".into()),
+                Ok(ReadOutcome::Closed) => {
+                    return Err(format!("peer closed the connection{}", self.during()));
+                }
                 // Players and encoders that quit often skip close_notify: ordinary, not an error.
                 Err(e)
                     if matches!(
@@ -306,7 +349,7 @@ impl Worker {
                         std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
                     ) =>
                 {
-                    return Err(format!("peer went away: {e}"));
+                    return Err(format!("peer went away{}: {e}", self.during()));
                 }
                 Err(e) => return Err(format!("read failed: {e}")),
             };
@@ -473,6 +516,7 @@ impl Worker {
         if reason.starts_with("protocol error")
             || reason.starts_with("read failed")
             || reason.starts_with("handshake")
+            || reason.starts_with("plain rtmp")
         {
             warn!("{line}");
         } else {
