@@ -124,6 +124,8 @@ pub enum SessionError {
     OutputOverflow {
         /// The limit.
         limit: u32,
+        /// The bytes the reply queue would have held.
+        seen: u32,
     },
 }
 
@@ -150,7 +152,9 @@ impl core::fmt::Display for SessionError {
             }
             SessionError::AlreadyConnected => write!(f, "second connect"),
             SessionError::TooManyStreams { limit } => {
-                write!(f, "more than {limit} message streams")
+                // Refused at the first stream over the limit, so that is the count seen.
+                let seen = u64::from(limit) + 1;
+                write!(f, "{seen} message streams over the limit {limit}")
             }
             SessionError::UnknownStream { command, stream_id } => {
                 write!(f, "{} on unknown stream {stream_id}", command.as_str())
@@ -161,8 +165,8 @@ impl core::fmt::Display for SessionError {
             SessionError::StreamBusy { stream_id } => {
                 write!(f, "stream {stream_id} already publishes or plays")
             }
-            SessionError::OutputOverflow { limit } => {
-                write!(f, "peer left more than {limit} reply bytes unread")
+            SessionError::OutputOverflow { limit, seen } => {
+                write!(f, "{seen} unread reply bytes over the limit {limit}")
             }
         }
     }
@@ -812,9 +816,11 @@ impl State {
             type_id,
             stream_id,
         };
-        if self.out.len() + self.writer.encoded_len(&header, payload.len()) > limit {
+        let queued = self.out.len() + self.writer.encoded_len(&header, payload.len());
+        if queued > limit {
             return Err(SessionError::OutputOverflow {
-                limit: limit as u32,
+                limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                seen: u32::try_from(queued).unwrap_or(u32::MAX),
             }
             .into());
         }
@@ -1277,9 +1283,16 @@ mod tests {
         let mut bytes = Vec::new();
         peer.writer.write_to_vec(&header, &payload, &mut bytes);
         let err = peer.session.feed(&bytes).unwrap_err();
-        assert_eq!(
-            err,
-            Error::Session(SessionError::OutputOverflow { limit: 200 })
+        assert!(
+            matches!(
+                err,
+                Error::Session(SessionError::OutputOverflow { limit: 200, seen }) if seen > 200
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("unread reply bytes over the limit 200")
         );
     }
 }
