@@ -79,7 +79,9 @@ impl Transport {
                         return Ok(ReadOutcome::Data(0));
                     }
                     match retry(|| conn.read_tls(socket)) {
-                        Ok(0) => return Ok(ReadOutcome::Closed),
+                        // TCP EOF: rustls notes it, and the read at the top of the loop
+                        // tells a clean close (close_notify came first, `Ok(0)`) from a
+                        // peer that vanished (`UnexpectedEof`).
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                             return Ok(ReadOutcome::Data(0));
