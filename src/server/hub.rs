@@ -9,7 +9,7 @@
 //! and no duplicate.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -81,6 +81,10 @@ pub struct Subscription {
     /// Bytes queued in the channel and not yet taken.
     pub queued_bytes: AtomicUsize,
     eviction: AtomicU8,
+    /// How long the player had been behind when it was cut off, in milliseconds.
+    behind_ms: AtomicU64,
+    /// Frames it had missed when it was cut off.
+    dropped: AtomicU64,
     /// Wakes the player.
     pub wakeup: Arc<Wakeup>,
 }
@@ -92,6 +96,26 @@ impl Subscription {
             1 => Eviction::TooSlow,
             _ => Eviction::None,
         }
+    }
+
+    /// How long an evicted player had been behind (zero when a notice found its queue full).
+    pub fn behind(&self) -> Duration {
+        Duration::from_millis(self.behind_ms.load(Ordering::SeqCst))
+    }
+
+    /// Frames an evicted player had missed.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Records the eviction (the details first, so whoever sees the flag sees them too).
+    fn evict(&self, behind: Duration, dropped: u64) {
+        let behind_ms = u64::try_from(behind.as_millis()).unwrap_or(u64::MAX);
+        self.behind_ms.store(behind_ms, Ordering::SeqCst);
+        self.dropped.store(dropped, Ordering::SeqCst);
+        self.eviction
+            .store(Eviction::TooSlow as u8, Ordering::SeqCst);
+        self.wakeup.ring();
     }
 }
 
@@ -283,10 +307,7 @@ impl Subscriber {
     fn still_in_time(&mut self, now: Instant, limits: &HubLimits) -> bool {
         match self.behind_since {
             Some(since) if now.duration_since(since) > limits.slow_player => {
-                self.shared
-                    .eviction
-                    .store(Eviction::TooSlow as u8, Ordering::SeqCst);
-                self.shared.wakeup.ring();
+                self.shared.evict(now.duration_since(since), self.dropped);
                 false
             }
             _ => true,
@@ -301,10 +322,11 @@ impl Subscriber {
             }
             // A player too far behind to take a notice is evicted; it would never catch up.
             Err(TrySendError::Full(_)) => {
-                self.shared
-                    .eviction
-                    .store(Eviction::TooSlow as u8, Ordering::SeqCst);
-                self.shared.wakeup.ring();
+                let behind = self
+                    .behind_since
+                    .map(|since| since.elapsed())
+                    .unwrap_or_default();
+                self.shared.evict(behind, self.dropped);
                 false
             }
             Err(TrySendError::Disconnected(_)) => false,
@@ -415,6 +437,8 @@ impl Hub {
             let shared = Arc::new(Subscription {
                 queued_bytes: AtomicUsize::new(0),
                 eviction: AtomicU8::new(Eviction::None as u8),
+                behind_ms: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
                 wakeup,
             });
             state.subscribers.push(Subscriber {

@@ -234,6 +234,12 @@ impl Worker {
             self.close(reason);
             return;
         }
+        // Checked here, not only where the channel runs dry: a player whose socket is full
+        // never gets that far, and would hold its thread and queued frames for ever.
+        if let Some(reason) = self.ctx.evicted() {
+            self.close(reason);
+            return;
+        }
         let now = Instant::now();
         let stage = self.stage();
         if stage.is_some() && now >= self.opened + self.ctx.shared.limits.handshake_timeout {
@@ -712,14 +718,37 @@ impl Context {
                 Ok(Some(delivery))
             }
             Err(TryRecvError::Empty) => Ok(None),
-            Err(TryRecvError::Disconnected) => match subscription.eviction() {
-                Eviction::TooSlow => Err(format!(
-                    "slow player: behind for more than {}s",
-                    self.shared.limits.slow_player.as_secs()
-                )),
-                Eviction::None => Err("stream removed".into()),
-            },
+            Err(TryRecvError::Disconnected) => {
+                Err(self.evicted().unwrap_or_else(|| "stream removed".into()))
+            }
         }
+    }
+
+    /// Why the hub cut this player off, if it did: the limits and what it saw.
+    fn evicted(&self) -> Option<String> {
+        let Role::Player { subscription, .. } = &self.role else {
+            return None;
+        };
+        if subscription.eviction() == Eviction::None {
+            return None;
+        }
+        let limits = &self.shared.limits;
+        let queue = format!(
+            "queue limits {} messages, {} bytes; {} frames dropped",
+            limits.player_queue_len,
+            limits.player_queue_bytes,
+            subscription.dropped()
+        );
+        let behind = subscription.behind();
+        Some(if behind.is_zero() {
+            format!("slow player: queue full when a stream notice came ({queue})")
+        } else {
+            format!(
+                "slow player: behind for {}ms, over the limit {}ms ({queue})",
+                behind.as_millis(),
+                limits.slow_player.as_millis()
+            )
+        })
     }
 
     fn leave_hub(&mut self) {
