@@ -201,14 +201,23 @@ impl Stream {
     }
 
     /// Hands one frame to the caches and to every player; never blocks.
-    pub fn push(&self, frame: Frame) {
+    ///
+    /// Returns the size the current GOP would have reached when this frame made it too
+    /// long for the GOP cache (once per GOP), so the caller can log it.
+    pub fn push(&self, frame: Frame) -> Option<usize> {
         let mut state = lock(&self.state);
-        state.cache(&frame, self.limits.gop_cache_bytes);
+        let overflow = state.cache(&frame, self.limits.gop_cache_bytes);
         let now = Instant::now();
         let limits = self.limits;
         state
             .subscribers
             .retain_mut(|sub| sub.offer(&frame, now, &limits));
+        overflow
+    }
+
+    /// The limits it runs with.
+    pub fn limits(&self) -> HubLimits {
+        self.limits
     }
 
     /// Number of players.
@@ -223,11 +232,16 @@ impl Stream {
 }
 
 impl StreamState {
-    fn cache(&mut self, frame: &Frame, gop_limit: usize) {
+    /// Updates the caches; returns the GOP size that did not fit when `frame` overflows it.
+    fn cache(&mut self, frame: &Frame, gop_limit: usize) -> Option<usize> {
         match frame.kind {
             FrameKind::Metadata => self.metadata = Some(frame.clone()),
-            FrameKind::Video if frame.sequence_header => self.video_header = Some(frame.clone()),
-            FrameKind::Audio if frame.sequence_header => self.audio_header = Some(frame.clone()),
+            FrameKind::Video if frame.sequence_header => {
+                self.video_header = Some(frame.clone());
+            }
+            FrameKind::Audio if frame.sequence_header => {
+                self.audio_header = Some(frame.clone());
+            }
             _ => {
                 if frame.keyframe {
                     self.gop.clear();
@@ -235,20 +249,22 @@ impl StreamState {
                     self.gop_overflowed = false;
                 }
                 if self.gop_overflowed || (self.gop.is_empty() && !frame.keyframe) {
-                    return;
+                    return None;
                 }
-                if self.gop_bytes + frame.len() > gop_limit {
+                let seen = self.gop_bytes + frame.len();
+                if seen > gop_limit {
                     // Too long a GOP to keep whole: keep none, and let new players wait for
                     // the next keyframe rather than start on a broken one.
                     self.gop.clear();
                     self.gop_bytes = 0;
                     self.gop_overflowed = true;
-                    return;
+                    return Some(seen);
                 }
-                self.gop_bytes += frame.len();
+                self.gop_bytes = seen;
                 self.gop.push_back(frame.clone());
             }
         }
+        None
     }
 
     fn reset_media(&mut self) {

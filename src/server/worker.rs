@@ -565,7 +565,15 @@ impl Context {
             SessionEvent::PlayRequested { stream_id, name } => Ok(Some(self.play(stream_id, name))),
             SessionEvent::Media(media) => {
                 if let Role::Publisher { stream, frames } = &mut self.role {
-                    stream.push(Frame::encode(&media, chunk_size));
+                    if let Some(seen) = stream.push(Frame::encode(&media, chunk_size)) {
+                        info!(
+                            "{} {} gop of {seen} bytes over the gop cache limit {}: \
+                             players joining now wait for the next keyframe",
+                            self.id,
+                            self.peer,
+                            stream.limits().gop_cache_bytes
+                        );
+                    }
                     *frames += 1;
                 }
                 Ok(None)
