@@ -65,12 +65,30 @@ pub struct Args {
     /// seconds a publisher may send nothing before it is disconnected (default 30)
     #[argh(option, default = "30")]
     pub idle_timeout_secs: u64,
-    /// largest RTMP message accepted, in KiB (default 8192)
+    /// largest RTMP message accepted, in KiB, up to 16383 (default 8192)
     #[argh(option, default = "8192")]
     pub max_message_kib: u32,
+    /// encrypted bytes one connection may hold unsent before it waits for its peer, in KiB,
+    /// at least 16 (default 256)
+    #[argh(option, default = "256")]
+    pub tls_out_kib: usize,
     /// stack size of each session thread, in KiB (default 256)
     #[argh(option, default = "256")]
     pub worker_stack_kib: usize,
+}
+
+/// Largest `--max-message-kib`: the RTMP message length field is 24 bits.
+const MAX_MESSAGE_KIB: u32 = 16_383;
+
+/// Chunk limits for messages of up to `max_message_kib`: the reassembly budget is one
+/// largest message plus 1 MiB for the other chunk streams' small ones, as in the default.
+fn chunk_limits(max_message_kib: u32) -> ChunkLimits {
+    let max_message_len = max_message_kib * 1024;
+    ChunkLimits {
+        max_message_len,
+        max_buffered_bytes: max_message_len as usize + (1 << 20),
+        ..ChunkLimits::default()
+    }
 }
 
 /// Which AEAD the server prefers, whatever order the client offers.
@@ -191,8 +209,14 @@ impl Config {
         if args.worker_stack_kib < 64 {
             return Err("--worker-stack-kib must be at least 64".into());
         }
-        if !(1..=(1 << 20)).contains(&args.max_message_kib) {
-            return Err("--max-message-kib must be in 1..=1048576".into());
+        // The message length field has 24 bits: 16 MiB - 1 is the most any peer can declare.
+        if !(1..=MAX_MESSAGE_KIB).contains(&args.max_message_kib) {
+            return Err(format!(
+                "--max-message-kib must be in 1..={MAX_MESSAGE_KIB}"
+            ));
+        }
+        if args.tls_out_kib < 16 {
+            return Err("--tls-out-kib must be at least 16 (one TLS record)".into());
         }
         for key in args.publish_key.iter().chain(&args.play_key) {
             if key.is_empty()
@@ -207,10 +231,7 @@ impl Config {
             }
         }
         let session = SessionConfig {
-            chunk: ChunkLimits {
-                max_message_len: args.max_message_kib * 1024,
-                ..ChunkLimits::default()
-            },
+            chunk: chunk_limits(args.max_message_kib),
             amf: AmfLimits::default(),
             ..SessionConfig::default()
         };
@@ -225,6 +246,7 @@ impl Config {
             slow_player: Duration::from_secs(args.slow_player_secs),
             max_players_per_stream: args.max_connections,
             worker_stack: args.worker_stack_kib * 1024,
+            tls_out_bytes: args.tls_out_kib * 1024,
             session,
             ..Limits::default()
         };
@@ -239,5 +261,44 @@ impl Config {
             log: args.log,
             limits,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(flags: &[&str]) -> Result<Config, String> {
+        let args = Args::from_args(&["rtmpsd"], flags).map_err(|e| e.output)?;
+        Config::from_args(args)
+    }
+
+    #[test]
+    fn default_chunk_limits_are_the_cores_defaults() {
+        assert_eq!(chunk_limits(8192), ChunkLimits::default());
+    }
+
+    #[test]
+    fn reassembly_budget_grows_with_the_message_limit() {
+        let limits = config(&["--max-message-kib", "16383"]).unwrap().limits;
+        let chunk = limits.session.chunk;
+        assert_eq!(chunk.max_message_len, 16_383 * 1024);
+        // One whole largest message must fit in the reassembly budget.
+        assert!(chunk.max_buffered_bytes >= chunk.max_message_len as usize);
+    }
+
+    #[test]
+    fn message_limit_stops_at_what_the_length_field_can_carry() {
+        assert!(config(&["--max-message-kib", "16383"]).is_ok());
+        assert!(config(&["--max-message-kib", "16384"]).is_err());
+        assert!(config(&["--max-message-kib", "0"]).is_err());
+    }
+
+    #[test]
+    fn tls_out_limit_is_a_flag_of_at_least_one_record() {
+        let limits = config(&["--tls-out-kib", "32"]).unwrap().limits;
+        assert_eq!(limits.tls_out_bytes, 32 * 1024);
+        assert_eq!(config(&[]).unwrap().limits.tls_out_bytes, 256 * 1024);
+        assert!(config(&["--tls-out-kib", "15"]).is_err());
     }
 }
