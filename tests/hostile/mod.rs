@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use rtmpsd::client::{
     Client, ClientOptions, Message, RtmpUrl, SyntheticStream, frame_index, tls_config,
 };
-use rtmpsd::rtmp::Timestamp;
 use rtmpsd::rtmp::amf0::{self, Amf0Value, AmfLimits};
 use rtmpsd::rtmp::chunk::{ChunkLimits, ChunkRead, ChunkReader};
 use rtmpsd::rtmp::handshake::{ClientHandshake, HandshakeStep, RANDOM_SIZE};
@@ -128,11 +127,6 @@ impl Fixture {
             live,
             _state: state,
         }
-    }
-
-    /// `rtmps://…/live/<key>` for publishing.
-    pub fn publish_url(&self, key: &str) -> RtmpUrl {
-        RtmpUrl::parse(&self.server.rtmps_url(&format!("live/{key}"))).expect("url")
     }
 
     /// `rtmps://…/live/<key>?key=PLAY_KEY` for playing.
@@ -1235,9 +1229,4 @@ pub fn shrink_receive_buffer(socket: &TcpStream, bytes: i32) {
         )
     };
     assert_eq!(rc, 0, "setsockopt SO_RCVBUF");
-}
-
-/// The timestamp type's value, for comparisons.
-pub fn ts(t: Timestamp) -> u32 {
-    t.millis()
 }
