@@ -188,7 +188,9 @@ fn late_player_decodes_a_keyframe_within_300ms_of_play() {
         .find(|l| l.text.contains("playing live/"))
         .expect("play logged");
     let after_play = first_at.saturating_duration_since(play_logged.at);
-    eprintln!("late join: first decoded frame {after_play:?} after play, {first:?} after ffmpeg started");
+    eprintln!(
+        "late join: first decoded frame {after_play:?} after play, {first:?} after ffmpeg started"
+    );
     assert!(report.first_frame_is_key(), "{}", report.summary());
     assert!(
         after_play < Duration::from_millis(300),
