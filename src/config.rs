@@ -35,6 +35,12 @@ pub struct Args {
     /// key players must give as `?key=` after the stream name (repeatable); playing is open without
     #[argh(option)]
     pub play_key: Vec<String>,
+    /// file with publish keys, one per line (`#` starts a comment); keeps keys off the command line
+    #[argh(option)]
+    pub publish_keys_file: Option<PathBuf>,
+    /// file with play keys, one per line, like --publish-keys-file
+    #[argh(option)]
+    pub play_keys_file: Option<PathBuf>,
     /// most connections at once (default 256)
     #[argh(option, default = "256")]
     pub max_connections: usize,
@@ -194,7 +200,15 @@ impl Config {
         if !(1..=(1 << 20)).contains(&args.max_message_kib) {
             return Err("--max-message-kib must be in 1..=1048576".into());
         }
-        for key in args.publish_key.iter().chain(&args.play_key) {
+        let mut publish_keys = args.publish_key;
+        if let Some(path) = &args.publish_keys_file {
+            publish_keys.extend(read_keys(path)?);
+        }
+        let mut play_keys = args.play_key;
+        if let Some(path) = &args.play_keys_file {
+            play_keys.extend(read_keys(path)?);
+        }
+        for key in publish_keys.iter().chain(&play_keys) {
             if key.is_empty()
                 || key.len() > 128
                 || !key
@@ -233,11 +247,69 @@ impl Config {
             rtmp_listen: args.rtmp_listen,
             cert,
             state_dir: args.state_dir,
-            publish_keys: args.publish_key,
-            play_keys: args.play_key,
+            publish_keys,
+            play_keys,
             cipher_order: args.cipher_order,
             log: args.log,
             limits,
         })
+    }
+}
+
+/// Reads keys from a file: one per line, blank lines and `#` comments skipped.
+fn read_keys(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let keys: Vec<String> = text
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    if keys.is_empty() {
+        return Err(format!("{}: no keys in it", path.display()));
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let args = Args::from_args(&["rtmpsd"], args).map_err(|e| e.output)?;
+        Config::from_args(args)
+    }
+
+    #[test]
+    fn defaults_listen_on_1936_with_no_plain_listener() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.listen, SocketAddr::from(([0, 0, 0, 0], 1936)));
+        assert!(config.rtmp_listen.is_none());
+        assert!(config.publish_keys.is_empty());
+    }
+
+    #[test]
+    fn keys_files_add_one_key_per_line_and_skip_comments() {
+        let path = std::env::temp_dir().join(format!("rtmpsd-keys-file-{}", std::process::id()));
+        std::fs::write(&path, "# cameras\nalpha\n\n  beta  # the spare\n").unwrap();
+        let file = path.to_str().unwrap();
+        let config = parse(&["--publish-key", "gamma", "--publish-keys-file", file]).unwrap();
+        assert_eq!(config.publish_keys, vec!["gamma", "alpha", "beta"]);
+        std::fs::write(&path, "# nothing\n").unwrap();
+        assert!(
+            parse(&["--play-keys-file", file])
+                .unwrap_err()
+                .contains("no keys")
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn bad_keys_and_half_given_certificates_are_refused() {
+        assert!(parse(&["--publish-key", "a?b"]).is_err());
+        assert!(parse(&["--publish-key", ""]).is_err());
+        assert!(parse(&["--cert", "c.pem"]).is_err());
+        assert!(parse(&["--max-connections", "0"]).is_err());
+        assert!(parse(&["--cipher-order", "des"]).is_err());
     }
 }
