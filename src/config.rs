@@ -35,6 +35,12 @@ pub struct Args {
     /// key players must give as `?key=` after the stream name (repeatable); playing is open without
     #[argh(option)]
     pub play_key: Vec<String>,
+    /// file with publish keys, one per line (`#` starts a comment); keeps keys off the command line
+    #[argh(option)]
+    pub publish_keys_file: Option<PathBuf>,
+    /// file with play keys, one per line, like --publish-keys-file
+    #[argh(option)]
+    pub play_keys_file: Option<PathBuf>,
     /// most connections at once (default 256)
     #[argh(option, default = "256")]
     pub max_connections: usize,
@@ -218,7 +224,15 @@ impl Config {
         if args.tls_out_kib < 16 {
             return Err("--tls-out-kib must be at least 16 (one TLS record)".into());
         }
-        for key in args.publish_key.iter().chain(&args.play_key) {
+        let mut publish_keys = args.publish_key;
+        if let Some(path) = &args.publish_keys_file {
+            publish_keys.extend(read_keys(path)?);
+        }
+        let mut play_keys = args.play_key;
+        if let Some(path) = &args.play_keys_file {
+            play_keys.extend(read_keys(path)?);
+        }
+        for key in publish_keys.iter().chain(&play_keys) {
             if key.is_empty()
                 || key.len() > 128
                 || !key
@@ -255,8 +269,8 @@ impl Config {
             rtmp_listen: args.rtmp_listen,
             cert,
             state_dir: args.state_dir,
-            publish_keys: args.publish_key,
-            play_keys: args.play_key,
+            publish_keys,
+            play_keys,
             cipher_order: args.cipher_order,
             log: args.log,
             limits,
@@ -264,13 +278,61 @@ impl Config {
     }
 }
 
+/// Reads keys from a file: one per line, blank lines and `#` comments skipped.
+fn read_keys(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let keys: Vec<String> = text
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    if keys.is_empty() {
+        return Err(format!("{}: no keys in it", path.display()));
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn config(flags: &[&str]) -> Result<Config, String> {
-        let args = Args::from_args(&["rtmpsd"], flags).map_err(|e| e.output)?;
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let args = Args::from_args(&["rtmpsd"], args).map_err(|e| e.output)?;
         Config::from_args(args)
+    }
+
+    #[test]
+    fn defaults_listen_on_1936_with_no_plain_listener() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.listen, SocketAddr::from(([0, 0, 0, 0], 1936)));
+        assert!(config.rtmp_listen.is_none());
+        assert!(config.publish_keys.is_empty());
+    }
+
+    #[test]
+    fn keys_files_add_one_key_per_line_and_skip_comments() {
+        let path = std::env::temp_dir().join(format!("rtmpsd-keys-file-{}", std::process::id()));
+        std::fs::write(&path, "# cameras\nalpha\n\n  beta  # the spare\n").unwrap();
+        let file = path.to_str().unwrap();
+        let config = parse(&["--publish-key", "gamma", "--publish-keys-file", file]).unwrap();
+        assert_eq!(config.publish_keys, vec!["gamma", "alpha", "beta"]);
+        std::fs::write(&path, "# nothing\n").unwrap();
+        assert!(
+            parse(&["--play-keys-file", file])
+                .unwrap_err()
+                .contains("no keys")
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn bad_keys_and_half_given_certificates_are_refused() {
+        assert!(parse(&["--publish-key", "a?b"]).is_err());
+        assert!(parse(&["--publish-key", ""]).is_err());
+        assert!(parse(&["--cert", "c.pem"]).is_err());
+        assert!(parse(&["--max-connections", "0"]).is_err());
+        assert!(parse(&["--cipher-order", "des"]).is_err());
     }
 
     #[test]
@@ -280,7 +342,7 @@ mod tests {
 
     #[test]
     fn reassembly_budget_grows_with_the_message_limit() {
-        let limits = config(&["--max-message-kib", "16383"]).unwrap().limits;
+        let limits = parse(&["--max-message-kib", "16383"]).unwrap().limits;
         let chunk = limits.session.chunk;
         assert_eq!(chunk.max_message_len, 16_383 * 1024);
         // One whole largest message must fit in the reassembly budget.
@@ -289,16 +351,16 @@ mod tests {
 
     #[test]
     fn message_limit_stops_at_what_the_length_field_can_carry() {
-        assert!(config(&["--max-message-kib", "16383"]).is_ok());
-        assert!(config(&["--max-message-kib", "16384"]).is_err());
-        assert!(config(&["--max-message-kib", "0"]).is_err());
+        assert!(parse(&["--max-message-kib", "16383"]).is_ok());
+        assert!(parse(&["--max-message-kib", "16384"]).is_err());
+        assert!(parse(&["--max-message-kib", "0"]).is_err());
     }
 
     #[test]
     fn tls_out_limit_is_a_flag_of_at_least_one_record() {
-        let limits = config(&["--tls-out-kib", "32"]).unwrap().limits;
+        let limits = parse(&["--tls-out-kib", "32"]).unwrap().limits;
         assert_eq!(limits.tls_out_bytes, 32 * 1024);
-        assert_eq!(config(&[]).unwrap().limits.tls_out_bytes, 256 * 1024);
-        assert!(config(&["--tls-out-kib", "15"]).is_err());
+        assert_eq!(parse(&[]).unwrap().limits.tls_out_bytes, 256 * 1024);
+        assert!(parse(&["--tls-out-kib", "15"]).is_err());
     }
 }

@@ -262,6 +262,113 @@ mod tests {
         );
     }
 
+    /// Runs a TLS handshake in memory between a client offering `suites` over `versions`
+    /// and a server with `order`; returns the suite the server picked.
+    fn negotiate(
+        order: CipherOrder,
+        suites: Vec<SupportedCipherSuite>,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> rustls::CipherSuite {
+        use rustls::client::danger::{
+            HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+        };
+        #[derive(Debug)]
+        struct AnyCert;
+        impl ServerCertVerifier for AnyCert {
+            fn verify_server_cert(
+                &self,
+                _: &CertificateDer<'_>,
+                _: &[CertificateDer<'_>],
+                _: &rustls::pki_types::ServerName<'_>,
+                _: &[u8],
+                _: rustls::pki_types::UnixTime,
+            ) -> Result<ServerCertVerified, rustls::Error> {
+                Ok(ServerCertVerified::assertion())
+            }
+            fn verify_tls12_signature(
+                &self,
+                _: &[u8],
+                _: &CertificateDer<'_>,
+                _: &rustls::DigitallySignedStruct,
+            ) -> Result<HandshakeSignatureValid, rustls::Error> {
+                Ok(HandshakeSignatureValid::assertion())
+            }
+            fn verify_tls13_signature(
+                &self,
+                _: &[u8],
+                _: &CertificateDer<'_>,
+                _: &rustls::DigitallySignedStruct,
+            ) -> Result<HandshakeSignatureValid, rustls::Error> {
+                Ok(HandshakeSignatureValid::assertion())
+            }
+            fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+                default_provider()
+                    .signature_verification_algorithms
+                    .supported_schemes()
+            }
+        }
+        let (cert, key) = self_signed(&["localhost".into()], &[]).unwrap();
+        let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+        let server_config = server_config(chain, key, order).unwrap();
+        let client_provider = CryptoProvider {
+            cipher_suites: suites,
+            ..default_provider()
+        };
+        let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(client_provider))
+            .with_protocol_versions(versions)
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert))
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut client = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
+        let mut server = rustls::ServerConnection::new(server_config).unwrap();
+        for _ in 0..10 {
+            let mut wire = Vec::new();
+            client.write_tls(&mut wire).unwrap();
+            server.read_tls(&mut wire.as_slice()).unwrap();
+            server.process_new_packets().unwrap();
+            let mut wire = Vec::new();
+            server.write_tls(&mut wire).unwrap();
+            client.read_tls(&mut wire.as_slice()).unwrap();
+            client.process_new_packets().unwrap();
+            if !client.is_handshaking() && !server.is_handshaking() {
+                break;
+            }
+        }
+        assert!(!server.is_handshaking(), "handshake did not finish");
+        server.negotiated_cipher_suite().unwrap().suite()
+    }
+
+    #[test]
+    fn a_client_preferring_aes_gets_chacha_from_a_chacha_board() {
+        use rustls::CipherSuite as C;
+        let client_order = cipher_suites(CipherOrder::Aes);
+        let tls13 = [&rustls::version::TLS13];
+        let tls12 = [&rustls::version::TLS12];
+        assert_eq!(
+            negotiate(CipherOrder::ChaCha, client_order.clone(), &tls13),
+            C::TLS13_CHACHA20_POLY1305_SHA256
+        );
+        assert_eq!(
+            negotiate(CipherOrder::Aes, client_order, &tls13),
+            C::TLS13_AES_128_GCM_SHA256
+        );
+        // OBS (mbedTLS) speaks TLS 1.2 only, with ECDHE-ECDSA suites.
+        let chacha_first = cipher_suites(CipherOrder::ChaCha);
+        assert_eq!(
+            negotiate(CipherOrder::ChaCha, cipher_suites(CipherOrder::Aes), &tls12),
+            C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+        );
+        assert_eq!(
+            negotiate(CipherOrder::Aes, chacha_first, &tls12),
+            C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        );
+    }
+
     #[test]
     fn fingerprint_is_colon_separated_sha256() {
         let f = fingerprint(b"abc");

@@ -92,7 +92,7 @@ enum Role {
 enum Action {
     AcceptPublish(u32),
     RejectPublish(u32, &'static str),
-    AcceptPlay(u32, bool),
+    AcceptPlay(u32),
     RejectPlay(u32, &'static str, &'static str),
 }
 
@@ -405,14 +405,9 @@ impl Worker {
                 self.ctx.closing = Some(format!("publish refused: {why}"));
                 Ok(())
             }
-            Action::AcceptPlay(stream_id, live) => {
-                self.session.accept_play(stream_id).map_err(e)?;
-                if !live {
-                    // Nothing is published yet: say so; PublishNotify follows when it is.
-                    self.session.notify_unpublish(stream_id).map_err(e)?;
-                }
-                Ok(())
-            }
+            // A player may wait for a publisher that has not come yet (nginx-rtmp does the same);
+            // it is told nothing until PublishNotify, since ffmpeg ends on UnpublishNotify.
+            Action::AcceptPlay(stream_id) => self.session.accept_play(stream_id).map_err(e),
             Action::RejectPlay(stream_id, code, why) => {
                 self.session.reject_play(stream_id, code, why).map_err(e)?;
                 self.ctx.closing = Some(format!("play refused: {why}"));
@@ -684,7 +679,7 @@ impl Context {
                     subscription: joined.subscription,
                     frames: 0,
                 };
-                Action::AcceptPlay(stream_id, joined.live)
+                Action::AcceptPlay(stream_id)
             }
             Err(JoinError::TooManyPlayers { limit }) => {
                 warn!(
