@@ -44,8 +44,8 @@ pub const LIVE_KBPS: u32 = 2000;
 pub const LIVE_MAX_STALL: Duration = Duration::from_millis(1500);
 /// How much the server's RSS may grow over one attack after a warm-up run of the same attack.
 ///
-/// Measured over three runs of the whole hostile suite: after the warm-up, one attack
-/// moves VmRSS by -12..+152 KiB (the live stream's frames in flight, thread-stack
+/// Measured over six runs of the whole hostile suite: after the warm-up, one attack
+/// moves VmRSS by -20..+220 KiB (the live stream's frames in flight, thread-stack
 /// caching, malloc arenas). A leaked session (its thread, 16 KiB input buffer, TLS state
 /// and reassembly buffers) costs 100 KiB or more, and every attack here makes at least
 /// one, usually three or more.
