@@ -479,7 +479,7 @@ pub fn tls_config(insecure: bool) -> Arc<ClientConfig> {
 
 /// Accepts every certificate but still checks handshake signatures: for self-signed test servers.
 #[derive(Debug)]
-struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+pub struct AcceptAnyCertificate(pub Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AcceptAnyCertificate {
     fn verify_server_cert(
