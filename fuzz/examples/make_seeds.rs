@@ -58,7 +58,7 @@ fn main() {
     let mut out = Seeds::new(seeds, "handshake");
     for (stem, bytes) in &c2s {
         let end = (HANDSHAKE_LEN + 64).min(bytes.len());
-        out.add(&format!("{stem}"), &[&[255], &bytes[..end]]);
+        out.add(stem, &[&[255], &bytes[..end]]);
         out.add(
             &format!("{stem}-split-c1"),
             &[&[60], &bytes[..HANDSHAKE_LEN]],
