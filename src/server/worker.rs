@@ -27,7 +27,7 @@ use super::hub::{Delivery, Eviction, Hub, JoinError, Stream, Subscription, Wakeu
 use super::keys::{StreamKeys, redact, split_name};
 use super::transport::{ReadOutcome, Transport};
 use crate::config::Limits;
-use crate::rtmp::handshake::{RANDOM_SIZE, RTMP_VERSION};
+use crate::rtmp::handshake::RANDOM_SIZE;
 use crate::rtmp::session::{FANOUT_STREAM_ID, Session, SessionEvent, StreamRole};
 
 const SOCKET: Token = Token(0);
@@ -123,7 +123,6 @@ pub struct Worker {
     /// The read budget ran out with input possibly left in the socket (mio is edge-triggered).
     input_left: bool,
     /// The first byte on the RTMPS port has been looked at.
-    first_byte_checked: bool,
     opened: Instant,
     last_input: Instant,
     bytes_in: u64,
@@ -176,7 +175,6 @@ impl Worker {
             writing: None,
             output_blocked: false,
             input_left: false,
-            first_byte_checked: false,
             opened: now,
             last_input: now,
             bytes_in: 0,
@@ -278,30 +276,6 @@ impl Worker {
             .unwrap_or_default()
     }
 
-    /// On the RTMPS port, looks at the first byte before rustls does: a plain RTMP client
-    /// (version byte 3) gets a reason that says so instead of a TLS parse error.
-    fn check_first_tls_byte(&mut self) -> Result<(), String> {
-        if self.first_byte_checked || !self.transport.is_handshaking() {
-            return Ok(());
-        }
-        let mut first = [0u8; 1];
-        match self.socket.peek(&mut first) {
-            Ok(1) => {
-                self.first_byte_checked = true;
-                if first[0] == RTMP_VERSION {
-                    return Err(format!(
-                        "plain rtmp on the rtmps port (first byte {:#04x}): use rtmps:// \
-                         or the plain listener",
-                        first[0]
-                    ));
-                }
-                Ok(())
-            }
-            // Nothing yet, or the read that follows reports the error.
-            _ => Ok(()),
-        }
-    }
-
     fn next_deadline(&self) -> Instant {
         let limits = &self.ctx.shared.limits;
         if !self.session.is_connected() {
@@ -335,7 +309,6 @@ impl Worker {
     fn read_input(&mut self) -> Result<(), String> {
         let mut budget = READ_BUDGET;
         self.input_left = false;
-        self.check_first_tls_byte()?;
         while self.ctx.closing.is_none() {
             if budget == 0 {
                 self.input_left = true;
