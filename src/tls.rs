@@ -19,6 +19,9 @@ use rustls::{ServerConfig, SupportedCipherSuite};
 
 use crate::config::CipherOrder;
 
+/// Resumable TLS sessions kept for reconnecting clients.
+pub const TLS_SESSION_CACHE: usize = 32;
+
 /// The TLS side of a running server: its config and how to describe its certificate.
 pub struct TlsIdentity {
     /// The shared rustls configuration.
@@ -69,6 +72,9 @@ pub fn server_config(
         .with_single_cert(chain, key)
         .map_err(|e| format!("certificate and key do not fit together: {e}"))?;
     config.ignore_client_order = true;
+    // Resumption helps reconnecting encoders a little; its cache is the one TLS structure that
+    // outlives a connection, so keep it small and fixed (rustls' default is 256 entries).
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(TLS_SESSION_CACHE);
     Ok(Arc::new(config))
 }
 
