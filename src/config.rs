@@ -35,6 +35,12 @@ pub struct Args {
     /// key players must give as `?key=` after the stream name (repeatable); playing is open without
     #[argh(option)]
     pub play_key: Vec<String>,
+    /// file with publish keys, one per line (`#` starts a comment); keeps keys off the command line
+    #[argh(option)]
+    pub publish_keys_file: Option<PathBuf>,
+    /// file with play keys, one per line, like --publish-keys-file
+    #[argh(option)]
+    pub play_keys_file: Option<PathBuf>,
     /// most connections at once (default 256)
     #[argh(option, default = "256")]
     pub max_connections: usize,
@@ -65,12 +71,30 @@ pub struct Args {
     /// seconds a publisher may send nothing before it is disconnected (default 30)
     #[argh(option, default = "30")]
     pub idle_timeout_secs: u64,
-    /// largest RTMP message accepted, in KiB (default 8192)
+    /// largest RTMP message accepted, in KiB, up to 16383 (default 8192)
     #[argh(option, default = "8192")]
     pub max_message_kib: u32,
+    /// encrypted bytes one connection may hold unsent before it waits for its peer, in KiB,
+    /// at least 16 (default 256)
+    #[argh(option, default = "256")]
+    pub tls_out_kib: usize,
     /// stack size of each session thread, in KiB (default 256)
     #[argh(option, default = "256")]
     pub worker_stack_kib: usize,
+}
+
+/// Largest `--max-message-kib`: the RTMP message length field is 24 bits.
+const MAX_MESSAGE_KIB: u32 = 16_383;
+
+/// Chunk limits for messages of up to `max_message_kib`: the reassembly budget is one
+/// largest message plus 1 MiB for the other chunk streams' small ones, as in the default.
+fn chunk_limits(max_message_kib: u32) -> ChunkLimits {
+    let max_message_len = max_message_kib * 1024;
+    ChunkLimits {
+        max_message_len,
+        max_buffered_bytes: max_message_len as usize + (1 << 20),
+        ..ChunkLimits::default()
+    }
 }
 
 /// Which AEAD the server prefers, whatever order the client offers.
@@ -191,10 +215,24 @@ impl Config {
         if args.worker_stack_kib < 64 {
             return Err("--worker-stack-kib must be at least 64".into());
         }
-        if !(1..=(1 << 20)).contains(&args.max_message_kib) {
-            return Err("--max-message-kib must be in 1..=1048576".into());
+        // The message length field has 24 bits: 16 MiB - 1 is the most any peer can declare.
+        if !(1..=MAX_MESSAGE_KIB).contains(&args.max_message_kib) {
+            return Err(format!(
+                "--max-message-kib must be in 1..={MAX_MESSAGE_KIB}"
+            ));
         }
-        for key in args.publish_key.iter().chain(&args.play_key) {
+        if args.tls_out_kib < 16 {
+            return Err("--tls-out-kib must be at least 16 (one TLS record)".into());
+        }
+        let mut publish_keys = args.publish_key;
+        if let Some(path) = &args.publish_keys_file {
+            publish_keys.extend(read_keys(path)?);
+        }
+        let mut play_keys = args.play_key;
+        if let Some(path) = &args.play_keys_file {
+            play_keys.extend(read_keys(path)?);
+        }
+        for key in publish_keys.iter().chain(&play_keys) {
             if key.is_empty()
                 || key.len() > 128
                 || !key
@@ -207,10 +245,7 @@ impl Config {
             }
         }
         let session = SessionConfig {
-            chunk: ChunkLimits {
-                max_message_len: args.max_message_kib * 1024,
-                ..ChunkLimits::default()
-            },
+            chunk: chunk_limits(args.max_message_kib),
             amf: AmfLimits::default(),
             ..SessionConfig::default()
         };
@@ -225,6 +260,7 @@ impl Config {
             slow_player: Duration::from_secs(args.slow_player_secs),
             max_players_per_stream: args.max_connections,
             worker_stack: args.worker_stack_kib * 1024,
+            tls_out_bytes: args.tls_out_kib * 1024,
             session,
             ..Limits::default()
         };
@@ -233,11 +269,98 @@ impl Config {
             rtmp_listen: args.rtmp_listen,
             cert,
             state_dir: args.state_dir,
-            publish_keys: args.publish_key,
-            play_keys: args.play_key,
+            publish_keys,
+            play_keys,
             cipher_order: args.cipher_order,
             log: args.log,
             limits,
         })
+    }
+}
+
+/// Reads keys from a file: one per line, blank lines and `#` comments skipped.
+fn read_keys(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let keys: Vec<String> = text
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    if keys.is_empty() {
+        return Err(format!("{}: no keys in it", path.display()));
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let args = Args::from_args(&["rtmpsd"], args).map_err(|e| e.output)?;
+        Config::from_args(args)
+    }
+
+    #[test]
+    fn defaults_listen_on_1936_with_no_plain_listener() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.listen, SocketAddr::from(([0, 0, 0, 0], 1936)));
+        assert!(config.rtmp_listen.is_none());
+        assert!(config.publish_keys.is_empty());
+    }
+
+    #[test]
+    fn keys_files_add_one_key_per_line_and_skip_comments() {
+        let path = std::env::temp_dir().join(format!("rtmpsd-keys-file-{}", std::process::id()));
+        std::fs::write(&path, "# cameras\nalpha\n\n  beta  # the spare\n").unwrap();
+        let file = path.to_str().unwrap();
+        let config = parse(&["--publish-key", "gamma", "--publish-keys-file", file]).unwrap();
+        assert_eq!(config.publish_keys, vec!["gamma", "alpha", "beta"]);
+        std::fs::write(&path, "# nothing\n").unwrap();
+        assert!(
+            parse(&["--play-keys-file", file])
+                .unwrap_err()
+                .contains("no keys")
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn bad_keys_and_half_given_certificates_are_refused() {
+        assert!(parse(&["--publish-key", "a?b"]).is_err());
+        assert!(parse(&["--publish-key", ""]).is_err());
+        assert!(parse(&["--cert", "c.pem"]).is_err());
+        assert!(parse(&["--max-connections", "0"]).is_err());
+        assert!(parse(&["--cipher-order", "des"]).is_err());
+    }
+
+    #[test]
+    fn default_chunk_limits_are_the_cores_defaults() {
+        assert_eq!(chunk_limits(8192), ChunkLimits::default());
+    }
+
+    #[test]
+    fn reassembly_budget_grows_with_the_message_limit() {
+        let limits = parse(&["--max-message-kib", "16383"]).unwrap().limits;
+        let chunk = limits.session.chunk;
+        assert_eq!(chunk.max_message_len, 16_383 * 1024);
+        // One whole largest message must fit in the reassembly budget.
+        assert!(chunk.max_buffered_bytes >= chunk.max_message_len as usize);
+    }
+
+    #[test]
+    fn message_limit_stops_at_what_the_length_field_can_carry() {
+        assert!(parse(&["--max-message-kib", "16383"]).is_ok());
+        assert!(parse(&["--max-message-kib", "16384"]).is_err());
+        assert!(parse(&["--max-message-kib", "0"]).is_err());
+    }
+
+    #[test]
+    fn tls_out_limit_is_a_flag_of_at_least_one_record() {
+        let limits = parse(&["--tls-out-kib", "32"]).unwrap().limits;
+        assert_eq!(limits.tls_out_bytes, 32 * 1024);
+        assert_eq!(parse(&[]).unwrap().limits.tls_out_bytes, 256 * 1024);
+        assert!(parse(&["--tls-out-kib", "15"]).is_err());
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod config;
+pub mod logging;
 pub mod rtmp;
 pub mod server;
 pub mod tls;

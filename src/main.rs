@@ -19,10 +19,7 @@ fn main() -> ExitCode {
         }
     };
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
-    env_logger::Builder::new()
-        .parse_filters(&filter)
-        .format_timestamp_millis()
-        .init();
+    rtmpsd::logging::init(&filter);
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

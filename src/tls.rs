@@ -19,6 +19,9 @@ use rustls::{ServerConfig, SupportedCipherSuite};
 
 use crate::config::CipherOrder;
 
+/// Resumable TLS sessions kept for reconnecting clients.
+pub const TLS_SESSION_CACHE: usize = 32;
+
 /// The TLS side of a running server: its config and how to describe its certificate.
 pub struct TlsIdentity {
     /// The shared rustls configuration.
@@ -69,6 +72,9 @@ pub fn server_config(
         .with_single_cert(chain, key)
         .map_err(|e| format!("certificate and key do not fit together: {e}"))?;
     config.ignore_client_order = true;
+    // Resumption helps reconnecting encoders a little; its cache is the one TLS structure that
+    // outlives a connection, so keep it small and fixed (rustls' default is 256 entries).
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(TLS_SESSION_CACHE);
     Ok(Arc::new(config))
 }
 
@@ -259,6 +265,77 @@ mod tests {
         assert_eq!(
             first(CipherOrder::Aes),
             rustls::CipherSuite::TLS13_AES_128_GCM_SHA256
+        );
+    }
+
+    /// Runs a TLS handshake in memory between a client offering `suites` over `versions`
+    /// and a server with `order`; returns the suite the server picked.
+    fn negotiate(
+        order: CipherOrder,
+        suites: Vec<SupportedCipherSuite>,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> rustls::CipherSuite {
+        let (cert, key) = self_signed(&["localhost".into()], &[]).unwrap();
+        let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+        let server_config = server_config(chain, key, order).unwrap();
+        let client_provider = CryptoProvider {
+            cipher_suites: suites,
+            ..default_provider()
+        };
+        let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(client_provider))
+            .with_protocol_versions(versions)
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(crate::client::AcceptAnyCertificate(
+                Arc::new(default_provider()),
+            )))
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut client = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
+        let mut server = rustls::ServerConnection::new(server_config).unwrap();
+        for _ in 0..10 {
+            let mut wire = Vec::new();
+            client.write_tls(&mut wire).unwrap();
+            server.read_tls(&mut wire.as_slice()).unwrap();
+            server.process_new_packets().unwrap();
+            let mut wire = Vec::new();
+            server.write_tls(&mut wire).unwrap();
+            client.read_tls(&mut wire.as_slice()).unwrap();
+            client.process_new_packets().unwrap();
+            if !client.is_handshaking() && !server.is_handshaking() {
+                break;
+            }
+        }
+        assert!(!server.is_handshaking(), "handshake did not finish");
+        server.negotiated_cipher_suite().unwrap().suite()
+    }
+
+    #[test]
+    fn a_client_preferring_aes_gets_chacha_from_a_chacha_board() {
+        use rustls::CipherSuite as C;
+        let client_order = cipher_suites(CipherOrder::Aes);
+        let tls13 = [&rustls::version::TLS13];
+        let tls12 = [&rustls::version::TLS12];
+        assert_eq!(
+            negotiate(CipherOrder::ChaCha, client_order.clone(), &tls13),
+            C::TLS13_CHACHA20_POLY1305_SHA256
+        );
+        assert_eq!(
+            negotiate(CipherOrder::Aes, client_order, &tls13),
+            C::TLS13_AES_128_GCM_SHA256
+        );
+        // OBS (mbedTLS) speaks TLS 1.2 only, with ECDHE-ECDSA suites.
+        let chacha_first = cipher_suites(CipherOrder::ChaCha);
+        assert_eq!(
+            negotiate(CipherOrder::ChaCha, cipher_suites(CipherOrder::Aes), &tls12),
+            C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+        );
+        assert_eq!(
+            negotiate(CipherOrder::Aes, chacha_first, &tls12),
+            C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
         );
     }
 

@@ -227,9 +227,11 @@ fn players_stay_connected_and_resume_when_the_publisher_comes_back() {
 
 #[test]
 fn a_player_that_never_reads_stalls_neither_the_publisher_nor_other_players() {
+    // Queues deep enough (about a second of this stream) that a busy test machine's
+    // scheduling hiccups do not make the reading player drop frames.
     let limits = Limits {
-        player_queue_len: 64,
-        player_queue_bytes: 1 << 20,
+        player_queue_len: 256,
+        player_queue_bytes: 4 << 20,
         slow_player: Duration::from_secs(1),
         ..Limits::default()
     };
@@ -237,7 +239,7 @@ fn a_player_that_never_reads_stalls_neither_the_publisher_nor_other_players() {
         limits,
         ..Setup::default()
     });
-    let mut stream = SyntheticStream::new(25, 25, 8000);
+    let mut stream = SyntheticStream::new(25, 25, 4000);
     let mut publisher = start_publisher(&server, &stream);
     let mut stalled = connect(&server.url(KEY));
     stalled.play().expect("play");
@@ -248,9 +250,10 @@ fn a_player_that_never_reads_stalls_neither_the_publisher_nor_other_players() {
         receive_until(&mut player, 599)
     });
     thread::sleep(Duration::from_millis(200));
-    // 600 frames of 40 KB: 24 MB, far more than the stalled player's socket buffers hold.
+    // 600 frames of 20 KB at about 4 MB/s: 12 MB, more than the stalled player's socket
+    // buffers and queue hold together.
     let started = Instant::now();
-    send_frames(&mut publisher, &mut stream, 600, Duration::from_millis(3));
+    send_frames(&mut publisher, &mut stream, 600, Duration::from_millis(5));
     let publishing_took = started.elapsed();
     let seen = fast.join().expect("fast player");
     assert!(

@@ -457,7 +457,9 @@ fn bad_data(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
-fn tls_config(insecure: bool) -> Arc<ClientConfig> {
+/// The client's TLS configuration: `insecure` accepts any certificate (self-signed test
+/// servers; never for production use), otherwise an empty root store.
+pub fn tls_config(insecure: bool) -> Arc<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -477,7 +479,7 @@ fn tls_config(insecure: bool) -> Arc<ClientConfig> {
 
 /// Accepts every certificate but still checks handshake signatures: for self-signed test servers.
 #[derive(Debug)]
-struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+pub struct AcceptAnyCertificate(pub Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AcceptAnyCertificate {
     fn verify_server_cert(

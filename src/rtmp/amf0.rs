@@ -79,6 +79,8 @@ pub enum AmfError {
     TooManyElements {
         /// The limit.
         limit: u32,
+        /// The count that went over it (for a strict array, with its declared length).
+        seen: u32,
     },
     /// A string longer than the limit.
     StringTooLong {
@@ -115,8 +117,14 @@ impl core::fmt::Display for AmfError {
             AmfError::UnknownMarker { marker, offset } => {
                 write!(f, "unknown marker 0x{marker:02x} at byte {offset}")
             }
-            AmfError::TooDeep { limit } => write!(f, "nesting deeper than {limit}"),
-            AmfError::TooManyElements { limit } => write!(f, "more than {limit} values"),
+            AmfError::TooDeep { limit } => {
+                // Decoding stops at the first level over the limit, so that is the depth seen.
+                let seen = u16::from(limit) + 1;
+                write!(f, "nesting depth {seen} over the limit {limit}")
+            }
+            AmfError::TooManyElements { limit, seen } => {
+                write!(f, "{seen} values over the limit {limit}")
+            }
             AmfError::StringTooLong { limit, seen } => {
                 write!(f, "string of {seen} bytes over the {limit}-byte limit")
             }
@@ -294,7 +302,10 @@ impl<'a> Decoder<'a, '_> {
                 self.elements = total;
                 Ok(())
             }
-            _ => Err(AmfError::TooManyElements { limit }),
+            total => Err(AmfError::TooManyElements {
+                limit,
+                seen: total.unwrap_or(u32::MAX),
+            }),
         }
     }
 
@@ -363,7 +374,10 @@ impl<'a> Decoder<'a, '_> {
         // that cannot fit before decoding (or allocating for) any of it.
         let limit = self.limits.max_elements;
         if count > limit.saturating_sub(self.elements) {
-            return Err(AmfError::TooManyElements { limit });
+            return Err(AmfError::TooManyElements {
+                limit,
+                seen: self.elements.saturating_add(count),
+            });
         }
         if count as u64 > self.remaining() as u64 {
             return Err(AmfError::Truncated { offset: self.pos });
@@ -1133,7 +1147,7 @@ mod tests {
             decode_all(&[marker::NULL; 5], &five).map(|v| v.len()),
             Ok(5)
         );
-        let over = Err(AmfError::TooManyElements { limit: 5 });
+        let over = Err(AmfError::TooManyElements { limit: 5, seen: 6 });
         assert_eq!(decode_all(&[marker::NULL; 6], &five), over);
         // Containers count as values, keys do not: object + 3 = 4, + 4 = 5, + 5 = 6.
         let object = |n: usize| {
@@ -1165,7 +1179,10 @@ mod tests {
         let bytes = b"\x0a\x00\x0f\x42\x40\x05\x05";
         assert_eq!(
             decode(bytes),
-            Err(AmfError::TooManyElements { limit: 1024 })
+            Err(AmfError::TooManyElements {
+                limit: 1024,
+                seen: 1_000_001
+            })
         );
         let unbounded = limits(16, u32::MAX, 1024);
         assert_eq!(
@@ -1188,13 +1205,19 @@ mod tests {
         bytes.extend_from_slice(b"\x00\x00\x09");
         assert_eq!(
             decode(&bytes),
-            Err(AmfError::TooManyElements { limit: 1024 })
+            Err(AmfError::TooManyElements {
+                limit: 1024,
+                seen: 1025
+            })
         );
         bytes[0] = marker::ECMA_ARRAY;
         bytes.splice(1..1, 1_000_000u32.to_be_bytes());
         assert_eq!(
             decode(&bytes),
-            Err(AmfError::TooManyElements { limit: 1024 })
+            Err(AmfError::TooManyElements {
+                limit: 1024,
+                seen: 1025
+            })
         );
     }
 
@@ -1443,10 +1466,16 @@ mod tests {
                 },
                 "unknown marker 0x0d at byte 3",
             ),
-            (AmfError::TooDeep { limit: 16 }, "nesting deeper than 16"),
             (
-                AmfError::TooManyElements { limit: 1024 },
-                "more than 1024 values",
+                AmfError::TooDeep { limit: 16 },
+                "nesting depth 17 over the limit 16",
+            ),
+            (
+                AmfError::TooManyElements {
+                    limit: 1024,
+                    seen: 1025,
+                },
+                "1025 values over the limit 1024",
             ),
             (
                 AmfError::StringTooLong {

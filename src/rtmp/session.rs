@@ -124,6 +124,8 @@ pub enum SessionError {
     OutputOverflow {
         /// The limit.
         limit: u32,
+        /// The bytes the reply queue would have held.
+        seen: u32,
     },
 }
 
@@ -150,7 +152,9 @@ impl core::fmt::Display for SessionError {
             }
             SessionError::AlreadyConnected => write!(f, "second connect"),
             SessionError::TooManyStreams { limit } => {
-                write!(f, "more than {limit} message streams")
+                // Refused at the first stream over the limit, so that is the count seen.
+                let seen = u64::from(limit) + 1;
+                write!(f, "{seen} message streams over the limit {limit}")
             }
             SessionError::UnknownStream { command, stream_id } => {
                 write!(f, "{} on unknown stream {stream_id}", command.as_str())
@@ -161,8 +165,8 @@ impl core::fmt::Display for SessionError {
             SessionError::StreamBusy { stream_id } => {
                 write!(f, "stream {stream_id} already publishes or plays")
             }
-            SessionError::OutputOverflow { limit } => {
-                write!(f, "peer left more than {limit} reply bytes unread")
+            SessionError::OutputOverflow { limit, seen } => {
+                write!(f, "{seen} unread reply bytes over the limit {limit}")
             }
         }
     }
@@ -812,9 +816,11 @@ impl State {
             type_id,
             stream_id,
         };
-        if self.out.len() + self.writer.encoded_len(&header, payload.len()) > limit {
+        let queued = self.out.len() + self.writer.encoded_len(&header, payload.len());
+        if queued > limit {
             return Err(SessionError::OutputOverflow {
-                limit: limit as u32,
+                limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                seen: u32::try_from(queued).unwrap_or(u32::MAX),
             }
             .into());
         }
@@ -1277,9 +1283,105 @@ mod tests {
         let mut bytes = Vec::new();
         peer.writer.write_to_vec(&header, &payload, &mut bytes);
         let err = peer.session.feed(&bytes).unwrap_err();
-        assert_eq!(
-            err,
-            Error::Session(SessionError::OutputOverflow { limit: 200 })
+        assert!(
+            matches!(
+                err,
+                Error::Session(SessionError::OutputOverflow { limit: 200, seen }) if seen > 200
+            ),
+            "{err:?}"
         );
+        assert!(
+            err.to_string()
+                .contains("unread reply bytes over the limit 200")
+        );
+    }
+
+    /// Feeds a captured client byte stream `step` bytes at a time, accepting the publish;
+    /// returns a short description of each event.
+    fn replay_capture(capture: &[u8], step: usize) -> Vec<String> {
+        let mut session = Session::new(SessionConfig::default(), &[3; RANDOM_SIZE], 0);
+        let mut events = Vec::new();
+        let mut held: Vec<u8> = Vec::new();
+        for piece in capture.chunks(step) {
+            held.extend_from_slice(piece);
+            loop {
+                let fed = session.feed(&held).expect("a real client's bytes parse");
+                let consumed = fed.consumed;
+                let accept = match fed.event {
+                    Some(SessionEvent::PublishRequested { stream_id, name }) => {
+                        events.push(format!("publish {name}"));
+                        Some(stream_id)
+                    }
+                    Some(SessionEvent::Media(media)) => {
+                        let kind = match media.kind {
+                            MediaKind::Video(tag) => format!(
+                                "video {:?} {:?} key={}",
+                                tag.codec, tag.packet, tag.keyframe
+                            ),
+                            MediaKind::Audio(tag) => {
+                                format!("audio {:?} header={}", tag.codec, tag.sequence_header)
+                            }
+                            other => format!("{other:?}"),
+                        };
+                        events.push(kind);
+                        None
+                    }
+                    Some(other) => {
+                        events.push(format!("{other:?}"));
+                        None
+                    }
+                    None if consumed == 0 => break,
+                    None => None,
+                };
+                held.drain(..consumed);
+                if let Some(stream_id) = accept {
+                    session.accept_publish(stream_id).unwrap();
+                }
+                let out = session.pending_output().len();
+                session.output_sent(out);
+            }
+        }
+        events
+    }
+
+    const FFMPEG51: &[u8] = include_bytes!("../../tests/data/ffmpeg51-publish.c2s.bin");
+    const FFMPEG9_HEVC: &[u8] = include_bytes!("../../tests/data/ffmpeg9-publish-hevc.c2s.bin");
+
+    #[test]
+    fn captured_ffmpeg_publish_gives_connect_publish_metadata_headers_then_a_keyframe() {
+        let events = replay_capture(FFMPEG51, FFMPEG51.len());
+        assert_eq!(events[0], "HandshakeDone { digest: true }");
+        assert_eq!(events[1], r#"Connected { app: "live" }"#);
+        assert!(events[2].starts_with("publish "), "{events:?}");
+        assert_eq!(events[3], "Metadata");
+        assert_eq!(events[4], "video Avc SequenceHeader key=true");
+        assert_eq!(events[5], "audio Aac header=true");
+        let first_frame = events
+            .iter()
+            .find(|e| e.contains("Frame"))
+            .expect("a video frame");
+        assert_eq!(first_frame, "video Avc Frame key=true");
+    }
+
+    #[test]
+    fn captured_bytes_fed_one_at_a_time_give_the_same_events() {
+        let whole = replay_capture(FFMPEG51, FFMPEG51.len());
+        // The capture ends mid-message; both feeds stop at the same place.
+        assert_eq!(replay_capture(FFMPEG51, 1), whole);
+        assert_eq!(replay_capture(FFMPEG51, 127), whole);
+    }
+
+    #[test]
+    fn captured_enhanced_rtmp_hevc_publish_is_recognised() {
+        let events = replay_capture(FFMPEG9_HEVC, FFMPEG9_HEVC.len());
+        assert!(
+            events.contains(&"video Hevc SequenceHeader key=true".to_string()),
+            "{events:?}"
+        );
+        let first_frame = events
+            .iter()
+            .find(|e| e.contains("Frame"))
+            .expect("a video frame");
+        assert_eq!(first_frame, "video Hevc Frame key=true");
     }
 }

@@ -41,14 +41,15 @@ impl ConnectionSlot {
         let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
         if from_ip >= limits.max_connections_per_ip {
             return Err(format!(
-                "connection limit per address {} reached",
+                "connection limit per address reached: {from_ip} open from {ip}, limit {}",
                 limits.max_connections_per_ip
             ));
         }
-        if shared.connections.fetch_add(1, Ordering::SeqCst) >= limits.max_connections {
+        let open = shared.connections.fetch_add(1, Ordering::SeqCst);
+        if open >= limits.max_connections {
             shared.connections.fetch_sub(1, Ordering::SeqCst);
             return Err(format!(
-                "connection limit {} reached",
+                "connection limit reached: {open} open, limit {}",
                 limits.max_connections
             ));
         }

@@ -9,7 +9,7 @@
 //! and no duplicate.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -81,6 +81,10 @@ pub struct Subscription {
     /// Bytes queued in the channel and not yet taken.
     pub queued_bytes: AtomicUsize,
     eviction: AtomicU8,
+    /// How long the player had been behind when it was cut off, in milliseconds.
+    behind_ms: AtomicU64,
+    /// Frames it had missed when it was cut off.
+    dropped: AtomicU64,
     /// Wakes the player.
     pub wakeup: Arc<Wakeup>,
 }
@@ -92,6 +96,26 @@ impl Subscription {
             1 => Eviction::TooSlow,
             _ => Eviction::None,
         }
+    }
+
+    /// How long an evicted player had been behind (zero when a notice found its queue full).
+    pub fn behind(&self) -> Duration {
+        Duration::from_millis(self.behind_ms.load(Ordering::SeqCst))
+    }
+
+    /// Frames an evicted player had missed.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Records the eviction (the details first, so whoever sees the flag sees them too).
+    fn evict(&self, behind: Duration, dropped: u64) {
+        let behind_ms = u64::try_from(behind.as_millis()).unwrap_or(u64::MAX);
+        self.behind_ms.store(behind_ms, Ordering::SeqCst);
+        self.dropped.store(dropped, Ordering::SeqCst);
+        self.eviction
+            .store(Eviction::TooSlow as u8, Ordering::SeqCst);
+        self.wakeup.ring();
     }
 }
 
@@ -177,14 +201,23 @@ impl Stream {
     }
 
     /// Hands one frame to the caches and to every player; never blocks.
-    pub fn push(&self, frame: Frame) {
+    ///
+    /// Returns the size the current GOP would have reached when this frame made it too
+    /// long for the GOP cache (once per GOP), so the caller can log it.
+    pub fn push(&self, frame: Frame) -> Option<usize> {
         let mut state = lock(&self.state);
-        state.cache(&frame, self.limits.gop_cache_bytes);
+        let overflow = state.cache(&frame, self.limits.gop_cache_bytes);
         let now = Instant::now();
         let limits = self.limits;
         state
             .subscribers
             .retain_mut(|sub| sub.offer(&frame, now, &limits));
+        overflow
+    }
+
+    /// The limits it runs with.
+    pub fn limits(&self) -> HubLimits {
+        self.limits
     }
 
     /// Number of players.
@@ -199,11 +232,16 @@ impl Stream {
 }
 
 impl StreamState {
-    fn cache(&mut self, frame: &Frame, gop_limit: usize) {
+    /// Updates the caches; returns the GOP size that did not fit when `frame` overflows it.
+    fn cache(&mut self, frame: &Frame, gop_limit: usize) -> Option<usize> {
         match frame.kind {
             FrameKind::Metadata => self.metadata = Some(frame.clone()),
-            FrameKind::Video if frame.sequence_header => self.video_header = Some(frame.clone()),
-            FrameKind::Audio if frame.sequence_header => self.audio_header = Some(frame.clone()),
+            FrameKind::Video if frame.sequence_header => {
+                self.video_header = Some(frame.clone());
+            }
+            FrameKind::Audio if frame.sequence_header => {
+                self.audio_header = Some(frame.clone());
+            }
             _ => {
                 if frame.keyframe {
                     self.gop.clear();
@@ -211,20 +249,22 @@ impl StreamState {
                     self.gop_overflowed = false;
                 }
                 if self.gop_overflowed || (self.gop.is_empty() && !frame.keyframe) {
-                    return;
+                    return None;
                 }
-                if self.gop_bytes + frame.len() > gop_limit {
+                let seen = self.gop_bytes + frame.len();
+                if seen > gop_limit {
                     // Too long a GOP to keep whole: keep none, and let new players wait for
                     // the next keyframe rather than start on a broken one.
                     self.gop.clear();
                     self.gop_bytes = 0;
                     self.gop_overflowed = true;
-                    return;
+                    return Some(seen);
                 }
-                self.gop_bytes += frame.len();
+                self.gop_bytes = seen;
                 self.gop.push_back(frame.clone());
             }
         }
+        None
     }
 
     fn reset_media(&mut self) {
@@ -283,10 +323,7 @@ impl Subscriber {
     fn still_in_time(&mut self, now: Instant, limits: &HubLimits) -> bool {
         match self.behind_since {
             Some(since) if now.duration_since(since) > limits.slow_player => {
-                self.shared
-                    .eviction
-                    .store(Eviction::TooSlow as u8, Ordering::SeqCst);
-                self.shared.wakeup.ring();
+                self.shared.evict(now.duration_since(since), self.dropped);
                 false
             }
             _ => true,
@@ -301,10 +338,11 @@ impl Subscriber {
             }
             // A player too far behind to take a notice is evicted; it would never catch up.
             Err(TrySendError::Full(_)) => {
-                self.shared
-                    .eviction
-                    .store(Eviction::TooSlow as u8, Ordering::SeqCst);
-                self.shared.wakeup.ring();
+                let behind = self
+                    .behind_since
+                    .map(|since| since.elapsed())
+                    .unwrap_or_default();
+                self.shared.evict(behind, self.dropped);
                 false
             }
             Err(TrySendError::Disconnected(_)) => false,
@@ -415,6 +453,8 @@ impl Hub {
             let shared = Arc::new(Subscription {
                 queued_bytes: AtomicUsize::new(0),
                 eviction: AtomicU8::new(Eviction::None as u8),
+                behind_ms: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
                 wakeup,
             });
             state.subscribers.push(Subscriber {

@@ -9,6 +9,8 @@ use std::io::{self, Read, Write};
 use mio::net::TcpStream;
 use rustls::ServerConnection;
 
+use crate::rtmp::handshake::RTMP_VERSION;
+
 /// What one `read` call found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadOutcome {
@@ -21,7 +23,12 @@ pub enum ReadOutcome {
 /// TLS or plain transport for one connection.
 pub enum Transport {
     /// RTMPS.
-    Tls(Box<ServerConnection>),
+    Tls {
+        /// The rustls connection.
+        conn: Box<ServerConnection>,
+        /// The first byte read from the socket, to name a plain-RTMP client on this port.
+        first_byte: Option<u8>,
+    },
     /// Plain RTMP, with its own bounded send buffer.
     Plain {
         /// Bytes queued and not yet written.
@@ -35,7 +42,10 @@ impl Transport {
     /// A TLS transport over `conn`, holding at most `limit` bytes unsent.
     pub fn tls(mut conn: ServerConnection, limit: usize) -> Transport {
         conn.set_buffer_limit(Some(limit));
-        Transport::Tls(Box::new(conn))
+        Transport::Tls {
+            conn: Box::new(conn),
+            first_byte: None,
+        }
     }
 
     /// A plain transport holding at most `limit` bytes unsent.
@@ -49,7 +59,7 @@ impl Transport {
     /// Whether the TLS handshake is still running (always false for plain RTMP).
     pub fn is_handshaking(&self) -> bool {
         match self {
-            Transport::Tls(conn) => conn.is_handshaking(),
+            Transport::Tls { conn, .. } => conn.is_handshaking(),
             Transport::Plain { .. } => false,
         }
     }
@@ -65,7 +75,7 @@ impl Transport {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Data(0)),
                 Err(e) => Err(e),
             },
-            Transport::Tls(conn) => {
+            Transport::Tls { conn, first_byte } => {
                 // Plaintext rustls already holds comes first; then more from the socket.
                 loop {
                     match conn.reader().read(buf) {
@@ -78,8 +88,14 @@ impl Transport {
                     if !conn.wants_read() {
                         return Ok(ReadOutcome::Data(0));
                     }
-                    match retry(|| conn.read_tls(socket)) {
-                        Ok(0) => return Ok(ReadOutcome::Closed),
+                    let mut recording = FirstByte {
+                        socket: &mut *socket,
+                        first: first_byte,
+                    };
+                    match retry(|| conn.read_tls(&mut recording)) {
+                        // TCP EOF: rustls notes it, and the read at the top of the loop
+                        // tells a clean close (close_notify came first, `Ok(0)`) from a
+                        // peer that vanished (`UnexpectedEof`).
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                             return Ok(ReadOutcome::Data(0));
@@ -89,10 +105,15 @@ impl Transport {
                     if let Err(e) = conn.process_new_packets() {
                         // Get the alert out before the caller closes.
                         let _ = conn.write_tls(socket);
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!("tls: {e}"),
-                        ));
+                        // A plain RTMP client starts with the version byte 3, which is no
+                        // TLS record type: say so rather than quote the TLS parse error.
+                        let why = if *first_byte == Some(RTMP_VERSION) {
+                            "plain rtmp on the rtmps port (first byte 0x03): use rtmps:// or the plain listener"
+                                .to_string()
+                        } else {
+                            format!("tls: {e}")
+                        };
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, why));
                     }
                 }
             }
@@ -102,7 +123,7 @@ impl Transport {
     /// Queues plaintext; returns how many bytes fitted under the limit.
     pub fn queue(&mut self, bytes: &[u8]) -> io::Result<usize> {
         match self {
-            Transport::Tls(conn) => conn.writer().write(bytes),
+            Transport::Tls { conn, .. } => conn.writer().write(bytes),
             Transport::Plain { out, limit } => {
                 let n = bytes.len().min(limit.saturating_sub(out.len()));
                 out.extend_from_slice(bytes.get(..n).unwrap_or_default());
@@ -114,7 +135,7 @@ impl Transport {
     /// Writes queued bytes to the socket until it would block; returns bytes still queued.
     pub fn flush(&mut self, socket: &mut TcpStream) -> io::Result<bool> {
         match self {
-            Transport::Tls(conn) => {
+            Transport::Tls { conn, .. } => {
                 while conn.wants_write() {
                     match retry(|| conn.write_tls(socket)) {
                         Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -147,14 +168,14 @@ impl Transport {
     /// Whether bytes are waiting to be written to the socket.
     pub fn wants_write(&self) -> bool {
         match self {
-            Transport::Tls(conn) => conn.wants_write(),
+            Transport::Tls { conn, .. } => conn.wants_write(),
             Transport::Plain { out, .. } => !out.is_empty(),
         }
     }
 
     /// Queues a TLS close_notify (nothing for plain RTMP).
     pub fn close(&mut self) {
-        if let Transport::Tls(conn) = self {
+        if let Transport::Tls { conn, .. } = self {
             conn.send_close_notify();
         }
     }
@@ -162,11 +183,12 @@ impl Transport {
     /// The negotiated TLS version and cipher suite, for the log.
     pub fn describe(&self) -> String {
         match self {
-            Transport::Tls(conn) => match (conn.protocol_version(), conn.negotiated_cipher_suite())
-            {
-                (Some(v), Some(s)) => format!("{v:?} {:?}", s.suite()),
-                _ => "tls".to_string(),
-            },
+            Transport::Tls { conn, .. } => {
+                match (conn.protocol_version(), conn.negotiated_cipher_suite()) {
+                    (Some(v), Some(s)) => format!("{v:?} {:?}", s.suite()),
+                    _ => "tls".to_string(),
+                }
+            }
             Transport::Plain { .. } => "plain".to_string(),
         }
     }
@@ -179,5 +201,21 @@ fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             other => return other,
         }
+    }
+}
+
+/// A reader over the socket that remembers the first byte ever read through it.
+struct FirstByte<'a> {
+    socket: &'a mut TcpStream,
+    first: &'a mut Option<u8>,
+}
+
+impl Read for FirstByte<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.socket.read(buf)?;
+        if self.first.is_none() {
+            *self.first = buf.get(..n).and_then(|read| read.first().copied());
+        }
+        Ok(n)
     }
 }

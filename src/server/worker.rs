@@ -92,7 +92,7 @@ enum Role {
 enum Action {
     AcceptPublish(u32),
     RejectPublish(u32, &'static str),
-    AcceptPlay(u32, bool),
+    AcceptPlay(u32),
     RejectPlay(u32, &'static str, &'static str),
 }
 
@@ -122,6 +122,7 @@ pub struct Worker {
     output_blocked: bool,
     /// The read budget ran out with input possibly left in the socket (mio is edge-triggered).
     input_left: bool,
+    /// The first byte on the RTMPS port has been looked at.
     opened: Instant,
     last_input: Instant,
     bytes_in: u64,
@@ -231,19 +232,18 @@ impl Worker {
             self.close(reason);
             return;
         }
+        // Checked here, not only where the channel runs dry: a player whose socket is full
+        // never gets that far, and would hold its thread and queued frames for ever.
+        if let Some(reason) = self.ctx.evicted() {
+            self.close(reason);
+            return;
+        }
         let now = Instant::now();
-        if !self.session.is_connected()
-            && now >= self.opened + self.ctx.shared.limits.handshake_timeout
-        {
-            let stage = if self.transport.is_handshaking() {
-                "tls handshake"
-            } else if !self.session.handshake_done() {
-                "rtmp handshake"
-            } else {
-                "connect"
-            };
+        let stage = self.stage();
+        if stage.is_some() && now >= self.opened + self.ctx.shared.limits.handshake_timeout {
             self.close(format!(
-                "handshake timeout: {stage} not done after {}s",
+                "handshake timeout: {} not done after {}s",
+                stage.unwrap_or_default(),
                 self.ctx.shared.limits.handshake_timeout.as_secs()
             ));
         } else if !matches!(self.ctx.role, Role::Player { .. })
@@ -254,6 +254,26 @@ impl Worker {
                 self.ctx.shared.limits.idle_timeout.as_secs()
             ));
         }
+    }
+
+    /// The step of setting up the connection that is under way, until `connect` succeeds.
+    fn stage(&self) -> Option<&'static str> {
+        if self.session.is_connected() {
+            None
+        } else if self.transport.is_handshaking() {
+            Some("tls handshake")
+        } else if !self.session.handshake_done() {
+            Some("rtmp handshake")
+        } else {
+            Some("connect")
+        }
+    }
+
+    /// " during the <stage>" while the connection is being set up, else nothing.
+    fn during(&self) -> String {
+        self.stage()
+            .map(|stage| format!(" during the {stage}"))
+            .unwrap_or_default()
     }
 
     fn next_deadline(&self) -> Instant {
@@ -298,7 +318,9 @@ impl Worker {
             let n = match self.transport.read(&mut self.socket, free) {
                 Ok(ReadOutcome::Data(0)) => return Ok(()),
                 Ok(ReadOutcome::Data(n)) => n,
-                Ok(ReadOutcome::Closed) => return Err("peer closed the connection".into()),
+                Ok(ReadOutcome::Closed) => {
+                    return Err(format!("peer closed the connection{}", self.during()));
+                }
                 // Players and encoders that quit often skip close_notify: ordinary, not an error.
                 Err(e)
                     if matches!(
@@ -306,7 +328,7 @@ impl Worker {
                         std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
                     ) =>
                 {
-                    return Err(format!("peer went away: {e}"));
+                    return Err(format!("peer went away{}: {e}", self.during()));
                 }
                 Err(e) => return Err(format!("read failed: {e}")),
             };
@@ -356,14 +378,9 @@ impl Worker {
                 self.ctx.closing = Some(format!("publish refused: {why}"));
                 Ok(())
             }
-            Action::AcceptPlay(stream_id, live) => {
-                self.session.accept_play(stream_id).map_err(e)?;
-                if !live {
-                    // Nothing is published yet: say so; PublishNotify follows when it is.
-                    self.session.notify_unpublish(stream_id).map_err(e)?;
-                }
-                Ok(())
-            }
+            // A player may wait for a publisher that has not come yet (nginx-rtmp does the same);
+            // it is told nothing until PublishNotify, since ffmpeg ends on UnpublishNotify.
+            Action::AcceptPlay(stream_id) => self.session.accept_play(stream_id).map_err(e),
             Action::RejectPlay(stream_id, code, why) => {
                 self.session.reject_play(stream_id, code, why).map_err(e)?;
                 self.ctx.closing = Some(format!("play refused: {why}"));
@@ -473,6 +490,7 @@ impl Worker {
         if reason.starts_with("protocol error")
             || reason.starts_with("read failed")
             || reason.starts_with("handshake")
+            || reason.starts_with("plain rtmp")
         {
             warn!("{line}");
         } else {
@@ -515,7 +533,15 @@ impl Context {
             SessionEvent::PlayRequested { stream_id, name } => Ok(Some(self.play(stream_id, name))),
             SessionEvent::Media(media) => {
                 if let Role::Publisher { stream, frames } = &mut self.role {
-                    stream.push(Frame::encode(&media, chunk_size));
+                    if let Some(seen) = stream.push(Frame::encode(&media, chunk_size)) {
+                        info!(
+                            "{} {} gop of {seen} bytes over the gop cache limit {}: \
+                             players joining now wait for the next keyframe",
+                            self.id,
+                            self.peer,
+                            stream.limits().gop_cache_bytes
+                        );
+                    }
                     *frames += 1;
                 }
                 Ok(None)
@@ -626,7 +652,7 @@ impl Context {
                     subscription: joined.subscription,
                     frames: 0,
                 };
-                Action::AcceptPlay(stream_id, joined.live)
+                Action::AcceptPlay(stream_id)
             }
             Err(JoinError::TooManyPlayers { limit }) => {
                 warn!(
@@ -668,14 +694,37 @@ impl Context {
                 Ok(Some(delivery))
             }
             Err(TryRecvError::Empty) => Ok(None),
-            Err(TryRecvError::Disconnected) => match subscription.eviction() {
-                Eviction::TooSlow => Err(format!(
-                    "slow player: behind for more than {}s",
-                    self.shared.limits.slow_player.as_secs()
-                )),
-                Eviction::None => Err("stream removed".into()),
-            },
+            Err(TryRecvError::Disconnected) => {
+                Err(self.evicted().unwrap_or_else(|| "stream removed".into()))
+            }
         }
+    }
+
+    /// Why the hub cut this player off, if it did: the limits and what it saw.
+    fn evicted(&self) -> Option<String> {
+        let Role::Player { subscription, .. } = &self.role else {
+            return None;
+        };
+        if subscription.eviction() == Eviction::None {
+            return None;
+        }
+        let limits = &self.shared.limits;
+        let queue = format!(
+            "queue limits {} messages, {} bytes; {} frames dropped",
+            limits.player_queue_len,
+            limits.player_queue_bytes,
+            subscription.dropped()
+        );
+        let behind = subscription.behind();
+        Some(if behind.is_zero() {
+            format!("slow player: queue full when a stream notice came ({queue})")
+        } else {
+            format!(
+                "slow player: behind for {}ms, over the limit {}ms ({queue})",
+                behind.as_millis(),
+                limits.slow_player.as_millis()
+            )
+        })
     }
 
     fn leave_hub(&mut self) {
