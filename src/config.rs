@@ -56,8 +56,8 @@ pub struct Args {
     /// bytes of the current GOP kept per stream for instant start, in KiB (default 4096)
     #[argh(option, default = "4096")]
     pub gop_cache_kib: usize,
-    /// messages queued per player before it drops video (default 512)
-    #[argh(option, default = "512")]
+    /// messages queued per player before it drops video (default 128, about 2 s of a stream)
+    #[argh(option, default = "128")]
     pub player_queue: usize,
     /// bytes queued per player before it drops video, in KiB (default 8192)
     #[argh(option, default = "8192")]
@@ -156,11 +156,12 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             gop_cache_bytes: 4 << 20,
-            player_queue_len: 512,
+            player_queue_len: 128,
             player_queue_bytes: 8 << 20,
             slow_player: Duration::from_secs(10),
             max_players_per_stream: 1000,
-            read_buffer: 16 * 1024,
+            // Plenty for a publisher at tens of Mbit/s; a player's input is a few acks.
+            read_buffer: 8 * 1024,
             tls_out_bytes: 256 * 1024,
             worker_stack: 256 * 1024,
             session: SessionConfig::default(),

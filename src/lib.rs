@@ -7,6 +7,7 @@
 pub mod client;
 pub mod config;
 pub mod logging;
+pub mod memory;
 pub mod rtmp;
 pub mod server;
 pub mod tls;

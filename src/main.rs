@@ -10,6 +10,7 @@ use rtmpsd::server::keys::{StreamKeys, stored_publish_key};
 use rtmpsd::tls;
 
 fn main() -> ExitCode {
+    rtmpsd::memory::limit_malloc_arenas();
     let args: Args = argh::from_env();
     let config = match Config::from_args(args) {
         Ok(c) => c,
