@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod config;
+pub mod key_spec;
 pub mod logging;
 pub mod memory;
 pub mod rtmp;

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use log::{error, info, warn};
 
 use rtmpsd::config::{Args, Config};
+use rtmpsd::key_spec::{DEFAULT_STREAM_NAME, PublishKey};
 use rtmpsd::server::accept::Server;
 use rtmpsd::server::keys::{StreamKeys, stored_publish_key};
+use rtmpsd::server::settings::Settings;
 use rtmpsd::tls;
 
 fn main() -> ExitCode {
@@ -59,20 +61,24 @@ fn run(config: Config) -> Result<(), String> {
         } else {
             println!("rtmpsd: publish key from {}: {key}", path.display());
         }
-        publish_keys.push(key);
+        publish_keys.push(PublishKey {
+            stream: DEFAULT_STREAM_NAME.to_string(),
+            key,
+        });
     }
     if config.rtmp_listen.is_some() {
         warn!("plain rtmp is enabled: stream keys and media cross that port unencrypted");
     }
     let keys = StreamKeys::new(&publish_keys, &config.play_keys);
-    let mut server = Server::bind(
-        config.listen,
-        config.rtmp_listen,
-        identity.config,
+    let settings = Settings {
         keys,
-        config.limits,
-    )
-    .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        limits: config.limits,
+        tls: identity.config,
+        apps: config.apps.clone(),
+        takeover: config.takeover,
+    };
+    let mut server = Server::bind(config.listen, config.rtmp_listen, settings)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     server
         .stop_on_signals()
         .map_err(|e| format!("signal setup: {e}"))?;

@@ -11,15 +11,12 @@ use std::time::{Duration, Instant};
 use log::{error, info, warn};
 use mio::net::{TcpListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use rustls::ServerConfig;
 
 use super::connection_slot::ConnectionSlot;
 use super::hub::{Hub, HubLimits};
-use super::keys::StreamKeys;
 use super::settings::Settings;
 use super::shared::Shared;
 use super::worker::Worker;
-use crate::config::Limits;
 
 const TLS_LISTENER: Token = Token(0);
 const RTMP_LISTENER: Token = Token(1);
@@ -58,9 +55,7 @@ impl Server {
     pub fn bind(
         listen: SocketAddr,
         rtmp_listen: Option<SocketAddr>,
-        tls: Arc<ServerConfig>,
-        keys: StreamKeys,
-        limits: Limits,
+        settings: Settings,
     ) -> io::Result<Server> {
         let poll = Poll::new()?;
         let mut tls_listener = TcpListener::bind(listen)?;
@@ -82,10 +77,10 @@ impl Server {
         };
         let stop_waker = Arc::new(Waker::new(poll.registry(), STOP)?);
         let hub = Hub::new(HubLimits {
-            gop_cache_bytes: limits.gop_cache_bytes,
-            max_players: limits.max_players_per_stream,
+            gop_cache_bytes: settings.limits.gop_cache_bytes,
+            max_players: settings.limits.max_players_per_stream,
         });
-        let shared = Arc::new(Shared::new(hub, Settings { keys, limits, tls }));
+        let shared = Arc::new(Shared::new(hub, settings));
         Ok(Server {
             poll,
             tls_listener,

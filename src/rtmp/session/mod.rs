@@ -433,7 +433,10 @@ impl State {
                 self.result(transaction_id, Some(f64::from(id)))?;
                 Ok(None)
             }
-            Command::DeleteStream { stream_id } => Ok(self.close_stream(stream_id as u32, true)),
+            Command::DeleteStream { stream_id } => {
+                let stream_id = stream_id.map_or(header.stream_id, |id| id as u32);
+                Ok(self.close_stream(stream_id, true))
+            }
             Command::CloseStream => Ok(self.close_stream(header.stream_id, false)),
             Command::Publish { name, .. } => {
                 self.check_name(name)?;

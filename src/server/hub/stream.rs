@@ -9,8 +9,11 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::rtmp::Timestamp;
+
 use super::delivery::Delivery;
 use super::limits::HubLimits;
+use super::publisher::{PublisherInfo, PublisherSlot};
 use super::start_cache::StartCache;
 use super::stream_stats::StreamStats;
 use super::subscriber::{Offered, Subscriber, SubscriberKind};
@@ -20,9 +23,42 @@ use crate::server::frame::Frame;
 #[derive(Default)]
 pub(super) struct StreamState {
     /// The session publishing it, if any.
-    pub(super) publisher: Option<u64>,
+    pub(super) publisher: Option<PublisherSlot>,
     pub(super) cache: StartCache,
     pub(super) subscribers: Vec<Subscriber>,
+    /// Timestamps of the current publisher are moved by this much (wrapping), so that after
+    /// a takeover the stream's timeline goes on from where the old publisher left it.
+    ts_offset: u32,
+    /// The next frame sets `ts_offset` (a takeover happened).
+    rebase: bool,
+    /// The last timestamp handed out.
+    last_ts: Option<Timestamp>,
+}
+
+impl StreamState {
+    /// Whether session `id` is the publisher.
+    pub(super) fn is_publisher(&self, id: u64) -> bool {
+        self.publisher.as_ref().is_some_and(|p| p.info.id == id)
+    }
+
+    /// A new publisher starts: with `continue_timeline` (a takeover) its timestamps are moved
+    /// to go on from the last one handed out, else they are taken as they come.
+    pub(super) fn restart_timeline(&mut self, continue_timeline: bool) {
+        self.ts_offset = 0;
+        self.rebase = continue_timeline && self.last_ts.is_some();
+    }
+
+    /// The timestamp `frame` goes out with.
+    fn timeline(&mut self, ts: Timestamp) -> Timestamp {
+        if self.rebase {
+            self.rebase = false;
+            let last = self.last_ts.map_or(0, |t| t.0);
+            self.ts_offset = last.wrapping_add(1).wrapping_sub(ts.0);
+        }
+        let out = Timestamp(ts.0.wrapping_add(self.ts_offset));
+        self.last_ts = Some(out);
+        out
+    }
 }
 
 /// One stream, live or waited for.
@@ -58,12 +94,24 @@ impl Stream {
         &self.stats
     }
 
-    /// Hands one frame, pushed at `now`, to the cache and to every subscriber; never blocks.
+    /// The publisher and since when it publishes, if the stream is live.
+    pub fn publisher(&self) -> Option<(PublisherInfo, Instant)> {
+        let state = self.lock();
+        state.publisher.as_ref().map(|p| (p.info, p.since))
+    }
+
+    /// Hands one frame from publisher `publisher`, pushed at `now`, to the cache and to every
+    /// subscriber; never blocks. A frame from a session that is no longer the publisher (one
+    /// that was taken over) is dropped.
     ///
     /// Returns the size the current GOP would have reached when this frame made it too
     /// long for the GOP cache (once per GOP), so the caller can log it.
-    pub fn push(&self, frame: Frame, now: Instant) -> Option<usize> {
+    pub fn push(&self, publisher: u64, mut frame: Frame, now: Instant) -> Option<usize> {
         let mut state = self.lock();
+        if !state.is_publisher(publisher) {
+            return None;
+        }
+        frame.timestamp = state.timeline(frame.timestamp);
         self.stats.pushed(frame.len());
         let overflow = state.cache.take(&frame, self.limits.gop_cache_bytes);
         self.offer_all(&mut state, |sub| sub.offer(&frame, now));
