@@ -21,7 +21,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
+    let filter = std::env::var("RUST_LOG")
+        .unwrap_or_else(|_| rtmpsd::logging::filter_for_level(&config.log));
     rtmpsd::logging::init(&filter);
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,

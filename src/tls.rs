@@ -75,6 +75,11 @@ pub fn server_config(
     // Resumption helps reconnecting encoders a little; its cache is the one TLS structure that
     // outlives a connection, so keep it small and fixed (rustls' default is 256 entries).
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(TLS_SESSION_CACHE);
+    // No TLS 1.3 session tickets: librtmp (GnuTLS; inside many cameras and encoders) and
+    // OBS's mbedTLS 3.6.0 cannot read a post-handshake message and fail the RTMP handshake
+    // on one. The cost is a full handshake on every TLS 1.3 reconnect (TLS 1.2 clients
+    // still resume by session id from the cache above).
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 

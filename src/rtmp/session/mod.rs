@@ -411,10 +411,13 @@ impl State {
                 self.phase = Phase::Connected;
                 Ok(Some(SessionEvent::Connected { app }))
             }
-            Command::ReleaseStream { transaction_id }
-            | Command::FcPublish { transaction_id }
-            | Command::GetStreamLength { transaction_id } => {
+            Command::ReleaseStream { transaction_id } | Command::FcPublish { transaction_id } => {
                 self.result(transaction_id, None)?;
+                Ok(None)
+            }
+            // A number, as FFmpeg expects (it warns on anything else): 0 for a live stream.
+            Command::GetStreamLength { transaction_id } => {
+                self.result(transaction_id, Some(0.0))?;
                 Ok(None)
             }
             Command::FcUnpublish { transaction_id } => {
