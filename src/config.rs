@@ -13,6 +13,7 @@ use crate::rtmp::session::SessionConfig;
 
 /// rtmpsd: RTMPS ingest and fan-out server for small boards.
 #[derive(FromArgs, Debug)]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Args {
     /// address of the RTMPS (TLS) listener (default 0.0.0.0:1936)
     #[argh(option, default = "SocketAddr::from(([0, 0, 0, 0], 1936))")]
@@ -81,6 +82,9 @@ pub struct Args {
     /// stack size of each session thread, in KiB (default 256)
     #[argh(option, default = "256")]
     pub worker_stack_kib: usize,
+    /// print the version and exit
+    #[argh(switch, short = 'V')]
+    pub version: bool,
 }
 
 /// Largest `--max-message-kib`: the RTMP message length field is 24 bits.
@@ -309,6 +313,33 @@ mod tests {
         assert_eq!(config.listen, SocketAddr::from(([0, 0, 0, 0], 1936)));
         assert!(config.rtmp_listen.is_none());
         assert!(config.publish_keys.is_empty());
+    }
+
+    #[test]
+    fn version_is_a_switch_with_a_short_form() {
+        for flag in ["--version", "-V"] {
+            let args = Args::from_args(&["rtmpsd"], &[flag]).expect(flag);
+            assert!(args.version, "{flag}");
+        }
+        assert!(!Args::from_args(&["rtmpsd"], &[]).unwrap().version);
+    }
+
+    #[test]
+    fn help_comes_with_dash_h_too_and_exits_successfully() {
+        for flag in ["-h", "--help", "help"] {
+            let early = Args::from_args(&["rtmpsd"], &[flag]).expect_err(flag);
+            assert!(early.status.is_ok(), "{flag} is no error");
+            assert!(
+                early.output.contains("--listen"),
+                "{flag}: {}",
+                early.output
+            );
+            assert!(
+                early.output.contains("--version"),
+                "{flag}: {}",
+                early.output
+            );
+        }
     }
 
     #[test]

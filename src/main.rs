@@ -12,6 +12,10 @@ use rtmpsd::tls;
 fn main() -> ExitCode {
     rtmpsd::memory::limit_malloc_arenas();
     let args: Args = argh::from_env();
+    if args.version {
+        println!("rtmpsd {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_args(args) {
         Ok(c) => c,
         Err(e) => {
