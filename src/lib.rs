@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod config;
+pub mod host;
 pub mod logging;
 pub mod memory;
 pub mod rtmp;
