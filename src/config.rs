@@ -15,8 +15,9 @@ use crate::rtmp::session::SessionConfig;
 #[derive(FromArgs, Debug)]
 #[argh(help_triggers("-h", "--help", "help"))]
 pub struct Args {
-    /// address of the RTMPS (TLS) listener (default 0.0.0.0:1936)
-    #[argh(option, default = "SocketAddr::from(([0, 0, 0, 0], 1936))")]
+    /// address of the RTMPS (TLS) listener (default [::]:1936: IPv6 and IPv4, or 0.0.0.0:1936
+    /// on a host without IPv6)
+    #[argh(option, default = "DEFAULT_LISTEN")]
     pub listen: SocketAddr,
     /// address of a plain-RTMP listener; off unless given
     #[argh(option)]
@@ -86,6 +87,10 @@ pub struct Args {
     #[argh(switch, short = 'V')]
     pub version: bool,
 }
+
+/// The default RTMPS listener: every address, IPv6 and (dual-stack) IPv4.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 1936);
 
 /// Largest `--max-message-kib`: the RTMP message length field is 24 bits.
 const MAX_MESSAGE_KIB: u32 = 16_383;
@@ -308,9 +313,9 @@ mod tests {
     }
 
     #[test]
-    fn defaults_listen_on_1936_with_no_plain_listener() {
+    fn defaults_listen_on_every_address_port_1936_with_no_plain_listener() {
         let config = parse(&[]).unwrap();
-        assert_eq!(config.listen, SocketAddr::from(([0, 0, 0, 0], 1936)));
+        assert_eq!(config.listen, "[::]:1936".parse().unwrap());
         assert!(config.rtmp_listen.is_none());
         assert!(config.publish_keys.is_empty());
     }

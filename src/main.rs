@@ -76,7 +76,7 @@ fn run(config: Config) -> Result<(), String> {
         keys,
         config.limits,
     )
-    .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    .map_err(|e| e.to_string())?;
     server
         .stop_on_signals()
         .map_err(|e| format!("signal setup: {e}"))?;

@@ -4,5 +4,6 @@ pub mod accept;
 pub mod frame;
 pub mod hub;
 pub mod keys;
+pub mod listener;
 pub mod transport;
 pub mod worker;
