@@ -7,6 +7,7 @@ use log::{error, info, warn};
 use rtmpsd::config::{Args, Config};
 use rtmpsd::server::accept::Server;
 use rtmpsd::server::keys::{StreamKeys, stored_publish_key};
+use rtmpsd::server::listener::Listeners;
 use rtmpsd::tls;
 
 fn main() -> ExitCode {
@@ -35,6 +36,9 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<(), String> {
+    // The ports first: a second instance on a busy port fails here, having made nothing.
+    let listeners =
+        Listeners::bind(config.listen, config.rtmp_listen).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&config.state_dir)
         .map_err(|e| format!("state dir {}: {e}", config.state_dir.display()))?;
     let identity =
@@ -69,14 +73,8 @@ fn run(config: Config) -> Result<(), String> {
         warn!("plain rtmp is enabled: stream keys and media cross that port unencrypted");
     }
     let keys = StreamKeys::new(&publish_keys, &config.play_keys);
-    let mut server = Server::bind(
-        config.listen,
-        config.rtmp_listen,
-        identity.config,
-        keys,
-        config.limits,
-    )
-    .map_err(|e| e.to_string())?;
+    let mut server = Server::new(listeners, identity.config, keys, config.limits)
+        .map_err(|e| format!("server setup: {e}"))?;
     server
         .stop_on_signals()
         .map_err(|e| format!("signal setup: {e}"))?;

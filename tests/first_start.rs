@@ -3,9 +3,13 @@
 
 mod support;
 
-use std::net::{Ipv4Addr, Ipv6Addr, TcpStream};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use support::{
     Ffmpeg, PUBLISH_KEY, PlayOpts, Player, PublishOpts, Publisher, ServerProcess, TempDir,
@@ -149,4 +153,187 @@ fn the_per_address_cap_counts_an_ipv4_peer_of_the_dual_stack_listener_as_ipv4() 
         "{logs:#?}"
     );
     assert!(!logs.iter().any(|l| l.contains("::ffff:")), "{logs:#?}");
+}
+
+/// The binary with stdout and stderr collected line by line; interrupted or killed by pid.
+struct Running {
+    child: Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    readers: Vec<thread::JoinHandle<()>>,
+}
+
+/// Lines kept per stream; these tests print a few dozen.
+const MAX_LINES: usize = 1_000;
+
+fn collect(
+    stream: impl Read + Send + 'static,
+) -> (Arc<Mutex<Vec<String>>>, thread::JoinHandle<()>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    let reader = thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            let mut kept = sink.lock().unwrap();
+            if kept.len() < MAX_LINES {
+                kept.push(line);
+            }
+        }
+    });
+    (lines, reader)
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rtmpsd"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rtmpsd");
+        let (stdout, out_reader) = collect(child.stdout.take().unwrap());
+        let (stderr, err_reader) = collect(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+            readers: vec![out_reader, err_reader],
+        }
+    }
+
+    fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits up to `timeout` for `lines` to hold one containing `needle`.
+    fn wait_line(lines: &Mutex<Vec<String>>, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = lines.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return Some(l.clone());
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the listening line on stderr; panics with both streams if it does not
+    /// come within 10 s.
+    fn wait_ready(&self) -> SocketAddr {
+        let listening = Running::wait_line(&self.stderr, "listening rtmps on ", START_TIMEOUT);
+        let last = Some(());
+        let addr = listening.as_deref().and_then(|l| {
+            let rest = &l[l.find("listening rtmps on ")? + "listening rtmps on ".len()..];
+            rest.split_whitespace().next()?.parse().ok()
+        });
+        match (addr, last) {
+            (Some(addr), Some(_)) => addr,
+            _ => panic!(
+                "rtmpsd not ready within {START_TIMEOUT:?}; stdout {:#?} stderr {:#?}",
+                self.stdout(),
+                self.stderr()
+            ),
+        }
+    }
+
+    /// Waits up to `timeout` for the process to end and its output to be read to the end.
+    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // The pipes close with the process; the readers finish right after.
+                while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGINT (Ctrl-C), as a newcomer stops it; how it ended, within 5 s.
+    fn interrupt(&mut self) -> ExitStatus {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) touches no memory; the pid is our unreaped child.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        self.wait_exit(Duration::from_secs(5))
+            .expect("rtmpsd did not stop within 5 s of SIGINT")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Every file under `dir` with its contents, sorted (empty if `dir` does not exist).
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(PathBuf, Vec<u8>)> = entries
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_second_instance_on_a_busy_port_fails_having_made_nothing() {
+    let state = TempDir::new("busy");
+    let shared = state.join("shared");
+    let shared_dir = shared.to_str().unwrap();
+    let mut first = Running::start(&["--listen", "[::]:0", "--state-dir", shared_dir]);
+    let port = first.wait_ready().port();
+    let before = snapshot(&shared);
+    assert_eq!(before.len(), 3, "{before:?}");
+    let fresh = state.join("fresh");
+    let empty = state.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    // The same port in the default's form and in IPv4's (taken too: the first is dual-stack).
+    for listen in [format!("[::]:{port}"), format!("0.0.0.0:{port}")] {
+        for dir in [&shared, &fresh, &empty] {
+            let mut second =
+                Running::start(&["--listen", &listen, "--state-dir", dir.to_str().unwrap()]);
+            let status = second
+                .wait_exit(Duration::from_secs(10))
+                .expect("the second instance kept running");
+            let (out, err) = (second.stdout(), second.stderr());
+            assert!(!status.success(), "{status:?} {out:?} {err:?}");
+            let said = err.join("\n");
+            assert!(
+                said.contains(&format!("cannot listen on {listen}"))
+                    && said.contains("another rtmpsd"),
+                "{said}"
+            );
+            assert!(out.is_empty(), "printed {out:?}");
+        }
+        assert_eq!(snapshot(&shared), before, "the shared state dir changed");
+        assert!(!fresh.exists(), "a new state dir was made");
+        assert!(
+            snapshot(&empty).is_empty(),
+            "files made in an empty state dir"
+        );
+    }
+    assert!(first.interrupt().success());
 }
