@@ -11,4 +11,5 @@ pub mod logging;
 pub mod memory;
 pub mod rtmp;
 pub mod server;
+pub mod start_lines;
 pub mod tls;

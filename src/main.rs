@@ -8,7 +8,7 @@ use rtmpsd::config::{Args, Config};
 use rtmpsd::server::accept::Server;
 use rtmpsd::server::keys::{StreamKeys, stored_publish_key};
 use rtmpsd::server::listener::Listeners;
-use rtmpsd::tls;
+use rtmpsd::{host, start_lines, tls};
 
 fn main() -> ExitCode {
     rtmpsd::memory::limit_malloc_arenas();
@@ -55,19 +55,19 @@ fn run(config: Config) -> Result<(), String> {
         identity.fingerprint
     );
     let mut publish_keys = config.publish_keys.clone();
+    // The stored key is printed below, on stdout only; keys the operator gave are not.
+    let mut stored_key = None;
     if publish_keys.is_empty() {
         let (key, created) = stored_publish_key(&config.state_dir)?;
         let path = config.state_dir.join("publish-key");
-        // Printed once to the operator's terminal, never to the log.
-        if created {
-            println!(
-                "rtmpsd: new publish key (kept in {}): {key}",
-                path.display()
-            );
+        let how = if created {
+            "new publish key"
         } else {
-            println!("rtmpsd: publish key from {}: {key}", path.display());
-        }
-        publish_keys.push(key);
+            "publish key"
+        };
+        println!("rtmpsd: {how}, kept in {}", path.display());
+        publish_keys.push(key.clone());
+        stored_key = Some(key);
     }
     if config.rtmp_listen.is_some() {
         warn!("plain rtmp is enabled: stream keys and media cross that port unencrypted");
@@ -79,26 +79,26 @@ fn run(config: Config) -> Result<(), String> {
         .stop_on_signals()
         .map_err(|e| format!("signal setup: {e}"))?;
     let addr = server.local_addr().map_err(|e| e.to_string())?;
-    let host = if addr.ip().is_unspecified() {
-        "<this-box>".to_string()
-    } else {
-        addr.ip().to_string()
-    };
-    info!(
-        "publish to rtmps://{host}:{}/live/<publish-key>",
-        addr.port()
-    );
-    info!(
-        "play from rtmps://{host}:{}/live/<publish-key>{}",
+    let hosts = start_lines::hosts_for(addr.ip(), &host::interface_addresses());
+    // Today a stream's name is its publish key.
+    let key = stored_key.as_deref().unwrap_or("<your publish key>");
+    let lines = start_lines::stream_lines(
+        &hosts,
         addr.port(),
-        if config.play_keys.is_empty() {
-            ""
-        } else {
-            "?key=<play-key>"
-        }
+        "live",
+        key,
+        key,
+        !config.play_keys.is_empty(),
     );
-    if let Some(plain) = server.rtmp_addr() {
-        info!("plain: rtmp://{host}:{}/live/...", plain.port());
+    for line in lines {
+        // Carries the publish key: the operator's terminal only, never the log.
+        println!("{line}");
+    }
+    if config.cert.is_none() {
+        println!(
+            "OBS and ffmpeg 6+ check the certificate: trust {} where they run (see README)",
+            identity.cert_path.display()
+        );
     }
     server.run().map_err(|e| format!("server failed: {e}"))
 }

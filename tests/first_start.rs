@@ -4,13 +4,14 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rtmpsd::start_lines::{FFMPEG_LABEL, OBS_LABEL, PLAY_LABEL, hosts_for};
 use support::{
     Ffmpeg, PUBLISH_KEY, PlayOpts, Player, PublishOpts, Publisher, ServerProcess, TempDir,
 };
@@ -224,11 +225,11 @@ impl Running {
         }
     }
 
-    /// Waits for the listening line on stderr; panics with both streams if it does not
-    /// come within 10 s.
+    /// Waits for the listening line on stderr and the certificate hint, the last start
+    /// line, on stdout; panics with both streams if they do not come within 10 s.
     fn wait_ready(&self) -> SocketAddr {
         let listening = Running::wait_line(&self.stderr, "listening rtmps on ", START_TIMEOUT);
-        let last = Some(());
+        let last = Running::wait_line(&self.stdout, "check the certificate", START_TIMEOUT);
         let addr = listening.as_deref().and_then(|l| {
             let rest = &l[l.find("listening rtmps on ")? + "listening rtmps on ".len()..];
             rest.split_whitespace().next()?.parse().ok()
@@ -281,6 +282,159 @@ impl Drop for Running {
 }
 
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The text after `label` on the one start line of `lines` that has it and `host`.
+fn value_after(lines: &[String], label: &str, host: &str) -> String {
+    let found: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with(label) && l.contains(host))
+        .collect();
+    assert_eq!(found.len(), 1, "{label:?} for {host} in {lines:#?}");
+    found[0][label.len()..].to_owned()
+}
+
+#[test]
+fn first_start_prints_each_address_for_obs_ffmpeg_and_players_with_the_key_on_stdout_only() {
+    let state = TempDir::new("start-lines");
+    let dir = state.join("fresh");
+    let mut server = Running::start(&["--listen", "[::]:0", "--state-dir", dir.to_str().unwrap()]);
+    let addr = server.wait_ready();
+    let key = std::fs::read_to_string(dir.join("publish-key")).expect("publish key kept");
+    let key = key.trim();
+    let out = server.stdout();
+    assert_eq!(
+        out[0],
+        format!(
+            "rtmpsd: new publish key, kept in {}",
+            dir.join("publish-key").display()
+        )
+    );
+    let hosts = hosts_for(addr.ip(), &rtmpsd::host::interface_addresses());
+    assert!(!hosts.is_empty());
+    if hosts.iter().any(|ip| !ip.is_loopback()) {
+        assert!(!hosts.iter().any(IpAddr::is_loopback), "{hosts:?}");
+    }
+    for ip in &hosts {
+        let server_url = match ip {
+            IpAddr::V4(v4) => format!("rtmps://{v4}:{}/live", addr.port()),
+            IpAddr::V6(v6) => format!("rtmps://[{v6}]:{}/live", addr.port()),
+        };
+        let host = &server_url["rtmps://".len()..];
+        let ffmpeg = value_after(&out, FFMPEG_LABEL, host);
+        assert_eq!(ffmpeg, format!("{server_url}/{key}"));
+        let play = value_after(&out, PLAY_LABEL, host);
+        assert_eq!(play, format!("{server_url}/{key}"));
+        if ip.is_ipv4() || !hosts.iter().any(IpAddr::is_ipv4) {
+            let obs = value_after(&out, OBS_LABEL, host);
+            assert_eq!(obs, format!("Server {server_url}  Stream Key {key}"));
+        }
+    }
+    assert!(
+        out.last()
+            .unwrap()
+            .contains(&dir.join("cert.pem").display().to_string()),
+        "{out:#?}"
+    );
+    let status = server.interrupt();
+    assert!(status.success(), "{status:?}");
+    let err = server.stderr();
+    assert!(
+        err.iter()
+            .any(|l| l.contains("made a self-signed certificate"))
+    );
+    assert!(
+        !err.iter().any(|l| l.contains(key)),
+        "the key reached the log: {err:#?}"
+    );
+}
+
+#[test]
+fn the_printed_urls_publish_and_play_as_printed() {
+    let state = TempDir::new("paste");
+    let dir = state.path().to_str().unwrap();
+    let mut server = Running::start(&["--listen", "127.0.0.1:0", "--state-dir", dir]);
+    let addr = server.wait_ready();
+    let out = server.stdout();
+    let host = format!("127.0.0.1:{}", addr.port());
+    let publish_url = value_after(&out, FFMPEG_LABEL, &host);
+    let play_url = value_after(&out, PLAY_LABEL, &host);
+    // ffmpeg 9 checks the certificate, as the README says it may: against cert.pem.
+    let cert = state.join("cert.pem");
+    let player = Player::start_with(
+        Ffmpeg::Modern,
+        &play_url,
+        &PlayOpts {
+            seconds: 30.0,
+            extra_input_args: vec![
+                "-tls_verify".into(),
+                "1".into(),
+                "-ca_file".into(),
+                cert.to_str().unwrap().into(),
+            ],
+            ..PlayOpts::default()
+        },
+    );
+    assert!(
+        Running::wait_line(&server.stderr, "playing live/", Duration::from_secs(10)).is_some(),
+        "the player never reached the server: {:#?} {:#?}",
+        player.logs(),
+        server.stderr()
+    );
+    let mut publisher = Publisher::start(
+        Ffmpeg::Debian,
+        &publish_url,
+        &PublishOpts {
+            seconds: 3.0,
+            ..PublishOpts::default()
+        },
+    );
+    let status = publisher
+        .wait(Duration::from_secs(30))
+        .expect("publisher finished");
+    assert!(status.success(), "publisher failed: {:?}", publisher.logs());
+    let report = player.wait();
+    let summary = report.summary();
+    assert_eq!(report.video_codec.as_deref(), Some("h264"), "{summary}");
+    assert!(report.first_frame_is_key(), "{summary}");
+    assert!(report.frame_count() >= 3 * 25 * 95 / 100, "{summary}");
+    assert!(server.interrupt().success());
+}
+
+#[test]
+fn keys_the_operator_gave_are_not_printed() {
+    let state = TempDir::new("operator-keys");
+    let dir = state.path().to_str().unwrap();
+    let secret = "operator-secret-key";
+    let mut server = Running::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--state-dir",
+        dir,
+        "--publish-key",
+        secret,
+        "--play-key",
+        "operator-play-key",
+    ]);
+    let addr = server.wait_ready();
+    let out = server.stdout();
+    let host = format!("127.0.0.1:{}", addr.port());
+    assert_eq!(
+        value_after(&out, FFMPEG_LABEL, &host),
+        format!("rtmps://{host}/live/<your publish key>")
+    );
+    assert_eq!(
+        value_after(&out, PLAY_LABEL, &host),
+        format!("rtmps://{host}/live/<your publish key>?key=<play-key>")
+    );
+    assert!(server.interrupt().success());
+    let everything = [server.stdout(), server.stderr()].concat();
+    assert!(
+        !everything
+            .iter()
+            .any(|l| l.contains(secret) || l.contains("operator-play-key"))
+    );
+    assert!(!state.join("publish-key").exists());
+}
 
 /// Every file under `dir` with its contents, sorted (empty if `dir` does not exist).
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
