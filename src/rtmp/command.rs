@@ -7,72 +7,12 @@
 
 use super::Error;
 use super::amf0::{self, Amf0Value, AmfLimits};
-use super::session::SessionError;
+use super::session_error::SessionError;
+
+pub use super::command_name::CommandName;
 
 /// Longest command name accepted.
 pub const MAX_COMMAND_NAME_LEN: usize = 64;
-
-/// The commands rtmpsd knows, for errors and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommandName {
-    /// `connect`
-    Connect,
-    /// `releaseStream`
-    ReleaseStream,
-    /// `FCPublish`
-    FcPublish,
-    /// `FCUnpublish`
-    FcUnpublish,
-    /// `createStream`
-    CreateStream,
-    /// `deleteStream`
-    DeleteStream,
-    /// `closeStream`
-    CloseStream,
-    /// `publish`
-    Publish,
-    /// `play`
-    Play,
-    /// `getStreamLength`
-    GetStreamLength,
-    /// Anything else.
-    Other,
-}
-
-impl CommandName {
-    /// The name as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CommandName::Connect => "connect",
-            CommandName::ReleaseStream => "releaseStream",
-            CommandName::FcPublish => "FCPublish",
-            CommandName::FcUnpublish => "FCUnpublish",
-            CommandName::CreateStream => "createStream",
-            CommandName::DeleteStream => "deleteStream",
-            CommandName::CloseStream => "closeStream",
-            CommandName::Publish => "publish",
-            CommandName::Play => "play",
-            CommandName::GetStreamLength => "getStreamLength",
-            CommandName::Other => "other",
-        }
-    }
-
-    fn from_wire(name: &str) -> CommandName {
-        match name {
-            "connect" => CommandName::Connect,
-            "releaseStream" => CommandName::ReleaseStream,
-            "FCPublish" => CommandName::FcPublish,
-            "FCUnpublish" => CommandName::FcUnpublish,
-            "createStream" => CommandName::CreateStream,
-            "deleteStream" => CommandName::DeleteStream,
-            "closeStream" => CommandName::CloseStream,
-            "publish" => CommandName::Publish,
-            "play" => CommandName::Play,
-            "getStreamLength" => CommandName::GetStreamLength,
-            _ => CommandName::Other,
-        }
-    }
-}
 
 /// One decoded command, borrowing its strings from the message payload.
 #[derive(Debug, Clone, PartialEq)]

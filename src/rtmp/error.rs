@@ -5,7 +5,7 @@ use super::chunk::ChunkError;
 use super::handshake::HandshakeError;
 use super::media::MediaError;
 use super::message::ControlError;
-use super::session::SessionError;
+use super::session_error::SessionError;
 
 /// Any error of the protocol core; each layer's own enum sits inside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

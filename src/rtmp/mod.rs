@@ -8,11 +8,13 @@
 pub mod amf0;
 pub mod chunk;
 pub mod command;
+pub mod command_name;
 mod error;
 pub mod handshake;
 pub mod media;
 pub mod message;
 pub mod session;
+pub mod session_error;
 mod timestamp;
 
 pub use error::Error;

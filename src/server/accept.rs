@@ -1,12 +1,10 @@
 //! The accept loop: one mio `Poll` over the listeners and the signal pipe; each accepted
 //! connection goes to its own named, small-stack worker thread. Nothing else happens here.
 
-use std::collections::HashMap;
 use std::io::{self, Read};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,10 +13,13 @@ use mio::net::{TcpListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustls::ServerConfig;
 
+use super::connection_slot::ConnectionSlot;
 use super::hub::{Hub, HubLimits};
 use super::keys::StreamKeys;
 use super::listener::{Listeners, plain_peer};
-use super::worker::{Shared, Worker};
+use super::settings::Settings;
+use super::shared::Shared;
+use super::worker::Worker;
 use crate::config::Limits;
 
 const TLS_LISTENER: Token = Token(0);
@@ -27,53 +28,6 @@ const SIGNALS: Token = Token(2);
 const STOP: Token = Token(3);
 /// How long shutdown waits for sessions to say goodbye.
 const DRAIN_TIME: Duration = Duration::from_millis(800);
-
-/// Counts a live connection, in total and for its source address; dropping it gives both back.
-pub struct ConnectionSlot {
-    shared: Arc<Shared>,
-    ip: IpAddr,
-}
-
-impl ConnectionSlot {
-    /// Takes a slot for a connection from `ip`, or says which limit is full.
-    fn take(shared: &Arc<Shared>, ip: IpAddr) -> Result<ConnectionSlot, String> {
-        let limits = &shared.limits;
-        let mut per_ip = shared.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
-        if from_ip >= limits.max_connections_per_ip {
-            return Err(format!(
-                "connection limit per address reached: {from_ip} open from {ip}, limit {}",
-                limits.max_connections_per_ip
-            ));
-        }
-        let open = shared.connections.fetch_add(1, Ordering::SeqCst);
-        if open >= limits.max_connections {
-            shared.connections.fetch_sub(1, Ordering::SeqCst);
-            return Err(format!(
-                "connection limit reached: {open} open, limit {}",
-                limits.max_connections
-            ));
-        }
-        per_ip.insert(ip, from_ip + 1);
-        Ok(ConnectionSlot {
-            shared: shared.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        let mut per_ip = self.shared.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = per_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                per_ip.remove(&self.ip);
-            }
-        }
-        self.shared.connections.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 /// A bound server, ready to run.
 pub struct Server {
@@ -95,7 +49,7 @@ pub struct Stopper {
 impl Stopper {
     /// Asks the server to stop; `run` returns soon after.
     pub fn stop(&self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.begin_stopping();
         let _ = self.waker.wake();
     }
 }
@@ -141,23 +95,9 @@ impl Server {
         let stop_waker = Arc::new(Waker::new(poll.registry(), STOP)?);
         let hub = Hub::new(HubLimits {
             gop_cache_bytes: limits.gop_cache_bytes,
-            queue_len: limits.player_queue_len,
-            queue_bytes: limits.player_queue_bytes,
-            slow_player: limits.slow_player,
             max_players: limits.max_players_per_stream,
         });
-        let shared = Arc::new(Shared {
-            hub,
-            keys,
-            limits,
-            tls,
-            stopping: AtomicBool::new(false),
-            wakers: Mutex::new(Vec::new()),
-            connections: AtomicUsize::new(0),
-            per_ip: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
-            started: Instant::now(),
-        });
+        let shared = Arc::new(Shared::new(hub, Settings { keys, limits, tls }));
         Ok(Server {
             poll,
             tls_listener,
@@ -206,15 +146,15 @@ impl Server {
         }
     }
 
-    /// Live connections right now.
-    pub fn connections(&self) -> usize {
-        self.shared.connections.load(Ordering::SeqCst)
+    /// The state every session shares: hub, settings and counters.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// Accepts connections until stopped, then closes every session (within a second).
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
-        while !self.shared.stopping.load(Ordering::SeqCst) {
+        while !self.shared.is_stopping() {
             if let Err(e) = self.poll.poll(&mut events, None) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -235,22 +175,19 @@ impl Server {
                             while matches!(pipe.read(&mut buf), Ok(n) if n > 0) {}
                         }
                         info!("signal received: stopping");
-                        self.shared.stopping.store(true, Ordering::SeqCst);
+                        self.shared.begin_stopping();
                     }
                     _ => {}
                 }
             }
         }
-        info!(
-            "stopping: closing {} sessions",
-            self.shared.connections.load(Ordering::SeqCst)
-        );
+        info!("stopping: closing {} sessions", self.shared.connections());
         self.shared.stop();
         let deadline = Instant::now() + DRAIN_TIME;
-        while self.shared.connections.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        while self.shared.connections() > 0 && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
         }
-        let left = self.shared.connections.load(Ordering::SeqCst);
+        let left = self.shared.connections();
         if left > 0 {
             warn!("stopped with {left} sessions still closing");
         } else {
@@ -281,14 +218,14 @@ fn accept_all(listener: &TcpListener, tls: bool, shared: &Arc<Shared>) {
                 continue;
             }
         };
-        let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
+        let id = shared.next_id();
         let _ = socket.set_nodelay(true);
         info!(
             "{id} {peer} connected ({})",
             if tls { "rtmps" } else { "rtmp" }
         );
         let shared = shared.clone();
-        let stack = shared.limits.worker_stack;
+        let stack = shared.settings.load().limits.worker_stack;
         let spawned = spawn_contained(id, peer, stack, move || {
             match Worker::new(id, peer, socket, tls, shared, slot) {
                 Ok(worker) => worker.run(),
@@ -330,6 +267,8 @@ pub fn spawn_contained(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     struct SetOnDrop(Arc<AtomicBool>);
 

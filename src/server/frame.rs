@@ -1,11 +1,18 @@
-//! A media message encoded once as chunk bytes, shared by every player.
+//! A media message as every subscriber receives it: kind, timestamp, flags and the shared
+//! payload (an FLV tag body), with no chunk headers.
+//!
+//! The publisher's worker makes one `Frame` per message and the hub hands clones (a pointer
+//! copy) to every subscriber. Each subscriber frames it its own way: a player writes chunk
+//! headers for its own message stream and chunk size, a push for the upstream's, a recorder
+//! an FLV tag header.
 
 use std::sync::Arc;
 
 use crate::rtmp::Timestamp;
-use crate::rtmp::chunk::{ChunkWriter, MessageHeader};
+use crate::rtmp::chunk::MessageHeader;
 use crate::rtmp::media::VideoPacket;
-use crate::rtmp::session::{FANOUT_STREAM_ID, Media, MediaKind};
+use crate::rtmp::message::type_id;
+use crate::rtmp::session::{Media, MediaKind, csid};
 
 /// What a frame carries, as far as the hub cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,8 +27,7 @@ pub enum FrameKind {
     Data,
 }
 
-/// One media message as subscriber-independent chunk bytes: fmt 0 first chunk with the
-/// absolute timestamp, message stream `FANOUT_STREAM_ID`, the server's outgoing chunk size.
+/// One media message, shared by every subscriber.
 #[derive(Debug, Clone)]
 pub struct Frame {
     /// What it carries.
@@ -32,13 +38,13 @@ pub struct Frame {
     pub sequence_header: bool,
     /// Its timestamp.
     pub timestamp: Timestamp,
-    /// The chunk bytes, shared.
-    pub bytes: Arc<[u8]>,
+    /// The message payload (for metadata, without `@setDataFrame`), shared.
+    pub payload: Arc<[u8]>,
 }
 
 impl Frame {
-    /// Encodes `media` once at `chunk_size`.
-    pub fn encode(media: &Media<'_>, chunk_size: u32) -> Frame {
+    /// Copies `media`'s payload once into a shared frame.
+    pub fn from_media(media: &Media<'_>) -> Frame {
         let (kind, keyframe, sequence_header) = match media.kind {
             MediaKind::Audio(tag) => (FrameKind::Audio, false, tag.sequence_header),
             MediaKind::Video(tag) => {
@@ -52,36 +58,92 @@ impl Frame {
             MediaKind::Metadata => (FrameKind::Metadata, false, false),
             MediaKind::Data => (FrameKind::Data, false, false),
         };
-        let writer = ChunkWriter::new(chunk_size);
-        let header = MessageHeader {
-            chunk_stream_id: media.chunk_stream_id(),
-            timestamp: media.timestamp,
-            type_id: media.type_id(),
-            stream_id: FANOUT_STREAM_ID,
-        };
-        let len = writer.encoded_len(&header, media.payload.len());
-        // Collecting from a sized iterator allocates the Arc once; the writer then fills it.
-        let mut bytes: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
-        if let Some(out) = Arc::get_mut(&mut bytes) {
-            // encoded_len is exact, so the write cannot run out of room.
-            let _ = writer.write(&header, media.payload, out);
-        }
         Frame {
             kind,
             keyframe,
             sequence_header,
             timestamp: media.timestamp,
-            bytes,
+            payload: Arc::from(media.payload),
         }
     }
 
-    /// Its size in bytes.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
+    /// The RTMP message type it travels as.
+    pub fn type_id(&self) -> u8 {
+        match self.kind {
+            FrameKind::Audio => type_id::AUDIO,
+            FrameKind::Video => type_id::VIDEO,
+            FrameKind::Metadata | FrameKind::Data => type_id::DATA_AMF0,
+        }
     }
 
-    /// Whether it has no bytes (never, for an encoded frame).
+    /// The header to send it under on message stream `stream_id`, on rtmpsd's chunk streams.
+    pub fn message_header(&self, stream_id: u32) -> MessageHeader {
+        let chunk_stream_id = match self.kind {
+            FrameKind::Audio => csid::AUDIO,
+            FrameKind::Video => csid::VIDEO,
+            FrameKind::Metadata | FrameKind::Data => csid::STREAM,
+        };
+        MessageHeader {
+            chunk_stream_id,
+            timestamp: self.timestamp,
+            type_id: self.type_id(),
+            stream_id,
+        }
+    }
+
+    /// Its payload size in bytes.
+    pub fn len(&self) -> usize {
+        self.payload.len()
+    }
+
+    /// Whether its payload is empty.
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.payload.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtmp::media::{AudioTag, VideoTag};
+
+    fn media(kind: MediaKind, payload: &[u8]) -> Media<'_> {
+        Media {
+            kind,
+            timestamp: Timestamp(1234),
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_keyframe_is_flagged_and_keeps_its_payload_and_timestamp() {
+        let tag = crate::rtmp::media::inspect_video(&[0x17, 1, 0, 0, 0, 0xAA]).unwrap();
+        let frame = Frame::from_media(&media(MediaKind::Video(tag), &[0x17, 1, 0, 0, 0, 0xAA]));
+        assert_eq!(frame.kind, FrameKind::Video);
+        assert!(frame.keyframe && !frame.sequence_header);
+        assert_eq!(frame.timestamp, Timestamp(1234));
+        assert_eq!(&frame.payload[..], &[0x17, 1, 0, 0, 0, 0xAA]);
+        let header = frame.message_header(1);
+        assert_eq!((header.chunk_stream_id, header.type_id), (csid::VIDEO, 9));
+    }
+
+    #[test]
+    fn sequence_headers_are_not_keyframes() {
+        let video: VideoTag = crate::rtmp::media::inspect_video(&[0x17, 0, 0, 0, 0]).unwrap();
+        let frame = Frame::from_media(&media(MediaKind::Video(video), &[0x17, 0, 0, 0, 0]));
+        assert!(frame.sequence_header && !frame.keyframe);
+        let audio: AudioTag = crate::rtmp::media::inspect_audio(&[0xAF, 0, 0x12, 0x10]).unwrap();
+        let frame = Frame::from_media(&media(MediaKind::Audio(audio), &[0xAF, 0, 0x12, 0x10]));
+        assert!(frame.sequence_header);
+        assert_eq!(frame.message_header(1).chunk_stream_id, csid::AUDIO);
+    }
+
+    #[test]
+    fn data_travels_on_the_stream_chunk_stream_as_amf0_data() {
+        let frame = Frame::from_media(&media(MediaKind::Metadata, &[2, 0, 0]));
+        let header = frame.message_header(5);
+        assert_eq!(header.chunk_stream_id, csid::STREAM);
+        assert_eq!(header.type_id, type_id::DATA_AMF0);
+        assert_eq!(header.stream_id, 5);
     }
 }

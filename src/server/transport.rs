@@ -20,6 +20,23 @@ pub enum ReadOutcome {
     Closed,
 }
 
+/// Why reading from the transport failed.
+#[derive(Debug)]
+pub enum TransportError {
+    /// TLS failed (the alert, if any, was sent).
+    Tls(rustls::Error),
+    /// The first byte on the TLS port was the RTMP version byte: a plain RTMP client.
+    PlainOnTlsPort,
+    /// The socket failed (a reset; `UnexpectedEof` when a TLS peer vanished without close_notify).
+    Io(io::Error),
+}
+
+impl From<io::Error> for TransportError {
+    fn from(e: io::Error) -> Self {
+        TransportError::Io(e)
+    }
+}
+
 /// TLS or plain transport for one connection.
 pub enum Transport {
     /// RTMPS.
@@ -67,13 +84,17 @@ impl Transport {
     /// Reads from the socket and returns plaintext in `buf`.
     ///
     /// Returns `Data(0)` when the socket has nothing more for now.
-    pub fn read(&mut self, socket: &mut TcpStream, buf: &mut [u8]) -> io::Result<ReadOutcome> {
+    pub fn read(
+        &mut self,
+        socket: &mut TcpStream,
+        buf: &mut [u8],
+    ) -> Result<ReadOutcome, TransportError> {
         match self {
             Transport::Plain { .. } => match retry(|| socket.read(buf)) {
                 Ok(0) if !buf.is_empty() => Ok(ReadOutcome::Closed),
                 Ok(n) => Ok(ReadOutcome::Data(n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Data(0)),
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             },
             Transport::Tls { conn, first_byte } => {
                 // Plaintext rustls already holds comes first; then more from the socket.
@@ -83,7 +104,7 @@ impl Transport {
                         Ok(n) => return Ok(ReadOutcome::Data(n)),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         // UnexpectedEof: the peer vanished without close_notify.
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     }
                     if !conn.wants_read() {
                         return Ok(ReadOutcome::Data(0));
@@ -100,20 +121,17 @@ impl Transport {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                             return Ok(ReadOutcome::Data(0));
                         }
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     }
                     if let Err(e) = conn.process_new_packets() {
                         // Get the alert out before the caller closes.
                         let _ = conn.write_tls(socket);
                         // A plain RTMP client starts with the version byte 3, which is no
                         // TLS record type: say so rather than quote the TLS parse error.
-                        let why = if *first_byte == Some(RTMP_VERSION) {
-                            "plain rtmp on the rtmps port (first byte 0x03): use rtmps:// or the plain listener"
-                                .to_string()
-                        } else {
-                            format!("tls: {e}")
-                        };
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+                        if *first_byte == Some(RTMP_VERSION) {
+                            return Err(TransportError::PlainOnTlsPort);
+                        }
+                        return Err(TransportError::Tls(e));
                     }
                 }
             }
@@ -162,14 +180,6 @@ impl Transport {
                 out.drain(..written);
                 result
             }
-        }
-    }
-
-    /// Whether bytes are waiting to be written to the socket.
-    pub fn wants_write(&self) -> bool {
-        match self {
-            Transport::Tls { conn, .. } => conn.wants_write(),
-            Transport::Plain { out, .. } => !out.is_empty(),
         }
     }
 

@@ -82,6 +82,44 @@ impl ChunkWriter {
         self.for_each_piece(header, payload, |piece| out.extend_from_slice(piece));
     }
 
+    /// Writes the part of one message's encoding that starts `from` bytes in, as much as fits
+    /// in `out`; returns the bytes written. Called again with `from` advanced by that count,
+    /// it continues where it stopped, so a message can be spread over several output
+    /// buffers. The whole encoding is `encoded_len` bytes long.
+    ///
+    /// A message `write` would refuse is a bug in the caller: nothing is written, and debug
+    /// builds panic.
+    pub fn write_part(
+        &self,
+        header: &MessageHeader,
+        payload: &[u8],
+        from: usize,
+        out: &mut [u8],
+    ) -> usize {
+        if let Err(error) = check_writable(header, payload.len()) {
+            debug_assert!(false, "ChunkWriter::write_part: {error}");
+            return 0;
+        }
+        let mut pos = 0usize;
+        let mut written = 0usize;
+        self.for_each_piece(header, payload, |piece| {
+            let end = pos + piece.len();
+            if end > from && written < out.len() {
+                let skip = from.saturating_sub(pos);
+                let rest = piece.get(skip..).unwrap_or_default();
+                let n = rest.len().min(out.len() - written);
+                if let (Some(target), Some(source)) =
+                    (out.get_mut(written..written + n), rest.get(..n))
+                {
+                    target.copy_from_slice(source);
+                }
+                written += n;
+            }
+            pos = end;
+        });
+        written
+    }
+
     /// The fmt 0 header of the first chunk and the fmt 3 header of the others.
     fn chunk_headers(
         &self,
@@ -277,6 +315,31 @@ mod tests {
             })
         );
         assert!(writer.write(&header(3, 0), &big[1..], &mut out).is_ok());
+    }
+
+    #[test]
+    fn write_part_in_any_pieces_gives_the_whole_encoding() {
+        let writer = ChunkWriter::new(128);
+        let payload: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        for timestamp in [40, 0x0100_0000] {
+            let header = header(6, timestamp);
+            let whole = write_vec(writer, &header, &payload);
+            for step in [1, 7, 128, 129, 4096] {
+                let mut parts = Vec::new();
+                let mut out = vec![0u8; step];
+                loop {
+                    let n = writer.write_part(&header, &payload, parts.len(), &mut out);
+                    if n == 0 {
+                        break;
+                    }
+                    parts.extend_from_slice(&out[..n]);
+                }
+                assert_eq!(
+                    parts, whole,
+                    "pieces of {step} bytes, timestamp {timestamp}"
+                );
+            }
+        }
     }
 
     #[test]

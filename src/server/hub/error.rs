@@ -1,0 +1,18 @@
+//! Why the hub refused a publisher or a subscriber.
+
+/// Why publishing was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishError {
+    /// Someone already publishes on the stream.
+    AlreadyLive,
+}
+
+/// Why subscribing was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinError {
+    /// The stream has as many players as allowed.
+    TooManyPlayers {
+        /// The limit.
+        limit: usize,
+    },
+}

@@ -1,0 +1,72 @@
+//! The part of a subscriber's queue that the hub and the subscriber both see.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::eviction::Eviction;
+use super::limits::QueueLimits;
+use super::wake::Doorbell;
+
+/// Bytes queued, the eviction record, and the doorbell of one subscriber.
+pub(super) struct QueueState {
+    /// Payload bytes in the queue: added by the hub when it sends, taken off when received.
+    queued_bytes: AtomicUsize,
+    evicted: AtomicBool,
+    behind_ms: AtomicU64,
+    dropped: AtomicU64,
+    limits: QueueLimits,
+    /// Wakes the subscriber.
+    pub(super) doorbell: Arc<Doorbell>,
+}
+
+impl QueueState {
+    pub(super) fn new(limits: QueueLimits, doorbell: Arc<Doorbell>) -> Self {
+        QueueState {
+            queued_bytes: AtomicUsize::new(0),
+            evicted: AtomicBool::new(false),
+            behind_ms: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            limits,
+            doorbell,
+        }
+    }
+
+    pub(super) fn limits(&self) -> QueueLimits {
+        self.limits
+    }
+
+    pub(super) fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn add(&self, bytes: usize) {
+        self.queued_bytes.fetch_add(bytes, Ordering::SeqCst);
+    }
+
+    pub(super) fn take(&self, bytes: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+    }
+
+    /// The eviction, once the hub has made one.
+    pub(super) fn eviction(&self) -> Option<Eviction> {
+        if !self.evicted.load(Ordering::SeqCst) {
+            return None;
+        }
+        Some(Eviction {
+            behind: Duration::from_millis(self.behind_ms.load(Ordering::SeqCst)),
+            dropped: self.dropped.load(Ordering::SeqCst),
+            limits: self.limits,
+        })
+    }
+
+    /// Records the eviction (the details first, so whoever sees the flag sees them too) and
+    /// wakes the subscriber so it notices.
+    pub(super) fn evict(&self, behind: Duration, dropped: u64) {
+        let behind_ms = u64::try_from(behind.as_millis()).unwrap_or(u64::MAX);
+        self.behind_ms.store(behind_ms, Ordering::SeqCst);
+        self.dropped.store(dropped, Ordering::SeqCst);
+        self.evicted.store(true, Ordering::SeqCst);
+        self.doorbell.force();
+    }
+}

@@ -1,0 +1,334 @@
+//! The hub's policies, driven with made-up frames and a clock passed in.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::rtmp::Timestamp;
+use crate::server::frame::{Frame, FrameKind};
+
+const LIMITS: HubLimits = HubLimits {
+    gop_cache_bytes: 10_000,
+    max_players: 3,
+};
+
+fn queue(len: usize) -> QueueLimits {
+    QueueLimits {
+        len,
+        bytes: 1 << 20,
+        slow_after: Duration::from_secs(2),
+    }
+}
+
+/// Counts how often the hub woke it.
+struct Rings(Arc<AtomicUsize>);
+
+impl Wake for Rings {
+    fn wake(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn doorbell() -> (Arc<Doorbell>, Arc<AtomicUsize>) {
+    let rings = Arc::new(AtomicUsize::new(0));
+    (Arc::new(Doorbell::new(Rings(rings.clone()))), rings)
+}
+
+fn frame(kind: FrameKind, ts: u32, keyframe: bool, sequence_header: bool, len: usize) -> Frame {
+    // The timestamp is also the first payload bytes, so frames can be told apart.
+    let mut payload = vec![0u8; len.max(4)];
+    payload[..4].copy_from_slice(&ts.to_be_bytes());
+    Frame {
+        kind,
+        keyframe,
+        sequence_header,
+        timestamp: Timestamp(ts),
+        payload: Arc::from(payload),
+    }
+}
+
+fn key(ts: u32) -> Frame {
+    frame(FrameKind::Video, ts, true, false, 100)
+}
+
+fn inter(ts: u32) -> Frame {
+    frame(FrameKind::Video, ts, false, false, 100)
+}
+
+fn audio(ts: u32) -> Frame {
+    frame(FrameKind::Audio, ts, false, false, 10)
+}
+
+fn subscribe(hub: &Hub, id: u64, len: usize) -> Subscription {
+    let (bell, _) = doorbell();
+    hub.subscribe("live/cam", id, SubscriberKind::Player, queue(len), bell)
+        .expect("subscribe")
+}
+
+/// Everything queued now, as (kind, timestamp) for frames and a name for notices.
+fn drain(sub: &mut Subscription) -> Vec<String> {
+    let mut seen = Vec::new();
+    while let Some(delivery) = sub.try_next().expect("not evicted") {
+        seen.push(match delivery {
+            Delivery::Frame(f) => format!("{:?}@{}", f.kind, f.timestamp.0),
+            Delivery::Published => "Published".into(),
+            Delivery::Unpublished => "Unpublished".into(),
+        });
+    }
+    seen
+}
+
+#[test]
+fn a_late_subscriber_gets_headers_and_the_gop_then_live_frames_with_no_gap_or_duplicate() {
+    let hub = Hub::new(LIMITS);
+    let publication = hub.publish("live/cam", 1).unwrap();
+    let now = Instant::now();
+    publication.push(frame(FrameKind::Metadata, 0, false, false, 20), now);
+    publication.push(frame(FrameKind::Video, 0, false, true, 30), now);
+    publication.push(frame(FrameKind::Audio, 0, false, true, 4), now);
+    publication.push(inter(5), now); // before the first keyframe: not cached
+    publication.push(key(10), now);
+    publication.push(audio(11), now);
+    publication.push(inter(20), now);
+    let mut sub = subscribe(&hub, 2, 16);
+    assert!(sub.live_at_join());
+    publication.push(inter(30), now);
+    publication.push(audio(31), now);
+    assert_eq!(
+        drain(&mut sub),
+        [
+            "Metadata@0",
+            "Video@0",
+            "Audio@0",
+            "Video@10",
+            "Audio@11",
+            "Video@20",
+            "Video@30",
+            "Audio@31"
+        ]
+    );
+}
+
+#[test]
+fn a_new_keyframe_restarts_the_cached_gop() {
+    let hub = Hub::new(LIMITS);
+    let publication = hub.publish("live/cam", 1).unwrap();
+    let now = Instant::now();
+    for ts in [10, 20] {
+        publication.push(key(ts), now);
+        publication.push(inter(ts + 1), now);
+    }
+    let mut sub = subscribe(&hub, 2, 16);
+    assert_eq!(drain(&mut sub), ["Video@20", "Video@21"]);
+}
+
+#[test]
+fn a_gop_over_the_cache_limit_is_reported_once_and_not_cached() {
+    let hub = Hub::new(LIMITS);
+    let publication = hub.publish("live/cam", 1).unwrap();
+    let now = Instant::now();
+    assert_eq!(
+        publication.push(frame(FrameKind::Video, 0, true, false, 6000), now),
+        None
+    );
+    assert_eq!(
+        publication.push(frame(FrameKind::Video, 1, false, false, 6000), now),
+        Some(12_000)
+    );
+    assert_eq!(publication.push(inter(2), now), None, "once per gop");
+    let mut sub = subscribe(&hub, 2, 16);
+    assert!(drain(&mut sub).is_empty(), "no broken gop for new players");
+    // Without a cached gop the subscriber waits for the next keyframe.
+    publication.push(inter(3), now);
+    publication.push(audio(3), now);
+    publication.push(key(4), now);
+    assert_eq!(drain(&mut sub), ["Audio@3", "Video@4"]);
+}
+
+#[test]
+fn a_full_queue_drops_video_up_to_the_next_keyframe_but_keeps_audio_flowing() {
+    let hub = Hub::new(LIMITS);
+    let publication = hub.publish("live/cam", 1).unwrap();
+    let now = Instant::now();
+    publication.push(key(0), now);
+    let mut sub = subscribe(&hub, 2, 2);
+    assert_eq!(drain(&mut sub), ["Video@0"]);
+    publication.push(inter(1), now);
+    publication.push(inter(2), now);
+    publication.push(inter(3), now); // queue of 2 is full: dropped, video now waits
+    assert_eq!(drain(&mut sub), ["Video@1", "Video@2"]);
+    publication.push(inter(4), now); // still waiting for a keyframe
+    publication.push(audio(4), now); // audio is not skipped
+    publication.push(key(5), now);
+    assert_eq!(drain(&mut sub), ["Audio@4", "Video@5"]);
+    publication.push(inter(6), now);
+    assert_eq!(drain(&mut sub), ["Video@6"], "resumed from the keyframe");
+    assert_eq!(publication.stream().stats().counts().frames_dropped, 2);
+}
+
+#[test]
+fn a_subscriber_behind_for_longer_than_its_limit_is_evicted_with_what_it_missed() {
+    let hub = Hub::new(LIMITS);
+    let publication = hub.publish("live/cam", 1).unwrap();
+    let start = Instant::now();
+    publication.push(key(0), start);
+    let (bell, rings) = doorbell();
+    let mut slow = hub
+        .subscribe("live/cam", 2, SubscriberKind::Player, queue(1), bell)
+        .unwrap();
+    let mut fast = subscribe(&hub, 3, 64);
+    publication.push(inter(1), start); // fills slow's queue of 1 (the backlog is apart)
+    publication.push(inter(2), start + Duration::from_secs(1)); // behind from here
+    assert!(slow.eviction().is_none());
+    publication.push(inter(3), start + Duration::from_millis(3100));
+    let eviction = slow.eviction().expect("evicted after 2 s behind");
+    assert_eq!(eviction.behind, Duration::from_millis(2100));
+    assert_eq!(eviction.dropped, 2);
+    assert_eq!(eviction.limits, queue(1));
+    assert!(rings.load(Ordering::SeqCst) >= 1, "the eviction wakes it");
+    // It may still take what was queued, then learns it was cut off.
+    assert_eq!(slow.try_next().unwrap().map(|_| ()), Some(()));
+    assert_eq!(slow.try_next().unwrap().map(|_| ()), Some(()));
+    assert!(matches!(slow.try_next(), Err(Ended::Evicted(_))));
+    // The fast one saw everything.
+    assert_eq!(
+        drain(&mut fast),
+        ["Video@0", "Video@1", "Video@2", "Video@3"]
+    );
+    let counts = publication.stream().stats().counts();
+    assert_eq!((counts.evictions, counts.players), (1, 1));
+}
+
+#[test]
+fn byte_limit_counts_what_is_queued_and_what_was_taken() {
+    let hub = Hub::new(LIMITS);
+    let publication = hub.publish("live/cam", 1).unwrap();
+    let now = Instant::now();
+    publication.push(key(0), now);
+    let (bell, _) = doorbell();
+    let limits = QueueLimits {
+        len: 100,
+        bytes: 250,
+        slow_after: Duration::from_secs(10),
+    };
+    let mut sub = hub
+        .subscribe("live/cam", 2, SubscriberKind::Player, limits, bell)
+        .unwrap();
+    let _ = drain(&mut sub);
+    publication.push(inter(1), now);
+    publication.push(inter(2), now);
+    publication.push(inter(3), now); // 300 bytes would be over 250: dropped
+    assert_eq!(drain(&mut sub), ["Video@1", "Video@2"]);
+    publication.push(key(4), now); // taken frames no longer count
+    publication.push(inter(5), now);
+    assert_eq!(drain(&mut sub), ["Video@4", "Video@5"]);
+}
+
+#[test]
+fn subscribers_stay_across_unpublish_and_republish_and_are_told_each_time() {
+    let hub = Hub::new(LIMITS);
+    let (bell, rings) = doorbell();
+    let mut sub = hub
+        .subscribe("live/cam", 2, SubscriberKind::Player, queue(16), bell)
+        .unwrap();
+    assert!(!sub.live_at_join(), "waiting for a publisher");
+    sub.doorbell().arm();
+    let publication = hub.publish("live/cam", 1).unwrap();
+    assert_eq!(
+        rings.load(Ordering::SeqCst),
+        1,
+        "a sleeping subscriber is woken"
+    );
+    publication.push(frame(FrameKind::Video, 0, false, true, 30), Instant::now());
+    publication.push(key(1), Instant::now());
+    drop(publication);
+    assert_eq!(
+        drain(&mut sub),
+        ["Published", "Video@0", "Video@1", "Unpublished"]
+    );
+    let again = hub.publish("live/cam", 3).unwrap();
+    again.push(inter(2), Instant::now()); // a new publisher: wait for its keyframe
+    again.push(key(3), Instant::now());
+    assert_eq!(drain(&mut sub), ["Published", "Video@3"]);
+    assert_eq!(hub.stream_count(), 1);
+}
+
+#[test]
+fn a_second_publisher_is_refused_and_the_stream_is_forgotten_when_unused() {
+    let hub = Hub::new(LIMITS);
+    let first = hub.publish("live/cam", 1).unwrap();
+    assert!(matches!(
+        hub.publish("live/cam", 2),
+        Err(PublishError::AlreadyLive)
+    ));
+    let sub = subscribe(&hub, 3, 4);
+    drop(first);
+    assert_eq!(hub.stream_count(), 1, "the subscriber keeps it");
+    drop(sub);
+    assert_eq!(hub.stream_count(), 0);
+    assert!(hub.publish("live/cam", 2).is_ok(), "free again");
+}
+
+#[test]
+fn players_per_stream_are_capped_but_pushes_and_recorders_are_not_players() {
+    let hub = Hub::new(LIMITS);
+    let players: Vec<Subscription> = (0..3).map(|id| subscribe(&hub, id, 4)).collect();
+    let (bell, _) = doorbell();
+    let refused = hub.subscribe(
+        "live/cam",
+        9,
+        SubscriberKind::Player,
+        queue(4),
+        bell.clone(),
+    );
+    assert!(matches!(
+        refused,
+        Err(JoinError::TooManyPlayers { limit: 3 })
+    ));
+    let push = hub
+        .subscribe("live/cam", 10, SubscriberKind::Push, queue(4), bell.clone())
+        .expect("a push is no player");
+    let counts = hub.streams()[0].stats().counts();
+    assert_eq!((counts.players, counts.subscribers), (3, 4));
+    drop(players);
+    drop(push);
+    assert_eq!(hub.stream_count(), 0);
+}
+
+#[test]
+fn a_subscriber_too_far_behind_to_take_a_notice_is_evicted() {
+    let hub = Hub::new(LIMITS);
+    let publication = hub.publish("live/cam", 1).unwrap();
+    publication.push(key(0), Instant::now());
+    let mut sub = subscribe(&hub, 2, 1);
+    let _ = drain(&mut sub);
+    publication.push(key(1), Instant::now()); // fills the queue of 1
+    drop(publication); // Unpublished does not fit
+    let eviction = sub.eviction().expect("evicted");
+    assert_eq!(eviction.behind, Duration::ZERO);
+}
+
+#[test]
+fn wait_blocks_until_a_frame_comes_or_times_out() {
+    let hub = Hub::new(LIMITS);
+    let publication = hub.publish("live/cam", 1).unwrap();
+    let mut sub = hub
+        .subscribe(
+            "live/cam",
+            2,
+            SubscriberKind::Recorder,
+            queue(4),
+            Arc::new(Doorbell::new(NoWake)),
+        )
+        .unwrap();
+    assert!(sub.wait(Duration::from_millis(10)).unwrap().is_none());
+    let pusher = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        publication.push(key(7), Instant::now());
+        publication
+    });
+    let got = sub.wait(Duration::from_secs(5)).unwrap();
+    assert!(matches!(got, Some(Delivery::Frame(f)) if f.timestamp == Timestamp(7)));
+    drop(pusher.join());
+}

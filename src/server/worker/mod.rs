@@ -1,0 +1,451 @@
+//! One connection's thread: socket, transport, RTMP session, and its place in the hub.
+//!
+//! The worker waits on its own small mio `Poll` for its socket and its waker, which the hub
+//! rings (through the doorbell) when frames arrive for a player, so a player answers pings
+//! and notices a closed socket while no frame is coming. Input goes through a fixed buffer
+//! into the session; output is gathered into an `OutBatch` (session replies, and frames with
+//! this connection's chunk headers) and handed to the transport's bounded send buffer. When
+//! that buffer is full the worker stops taking frames from its queue, the queue fills, and
+//! the hub drops video for this player only. Every exit goes through one `CloseReason` and
+//! one log line; hub membership is released when the role's handle drops, so on panic too.
+
+mod context;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, log};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use super::close_reason::{CloseReason, Stage};
+use super::connection_slot::ConnectionSlot;
+use super::hub::{Delivery, Doorbell, Wake};
+use super::out_batch::{FrameInProgress, OutBatch};
+use super::shared::Shared;
+use super::transport::{ReadOutcome, Transport, TransportError};
+use crate::rtmp::chunk::ChunkWriter;
+use crate::rtmp::handshake::RANDOM_SIZE;
+use crate::rtmp::session::{Session, SessionEvent};
+use context::{Action, Context};
+
+const SOCKET: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Longest a worker sleeps before it looks at its deadlines and the shutdown flag again.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// Input bytes handled in one turn before output gets its turn.
+const READ_BUDGET: usize = 256 * 1024;
+
+/// The hub wakes a worker through its poll's waker.
+impl Wake for Waker {
+    fn wake(&self) {
+        let _ = Waker::wake(self);
+    }
+}
+
+/// One connection.
+pub struct Worker {
+    socket: TcpStream,
+    poll: Poll,
+    transport: Transport,
+    session: Session,
+    input: Box<[u8]>,
+    input_len: usize,
+    /// Plaintext gathered for the transport.
+    batch: OutBatch,
+    /// A frame part-way into the batch.
+    writing: Option<FrameInProgress>,
+    /// The socket would not take more: wait for it to become writable.
+    output_blocked: bool,
+    /// The read budget ran out with input possibly left in the socket (mio is edge-triggered).
+    input_left: bool,
+    /// When the connection was accepted: the handshake limit runs from here.
+    opened: Instant,
+    last_input: Instant,
+    bytes_in: u64,
+    bytes_out_frames: u64,
+    ctx: Context,
+}
+
+impl Worker {
+    /// Sets up a worker for an accepted socket; `tls` for the RTMPS listener.
+    pub fn new(
+        id: u64,
+        peer: SocketAddr,
+        mut socket: TcpStream,
+        tls: bool,
+        shared: Arc<Shared>,
+        slot: ConnectionSlot,
+    ) -> std::io::Result<Worker> {
+        let settings = shared.settings.load();
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut socket, SOCKET, Interest::READABLE | Interest::WRITABLE)?;
+        let doorbell = Arc::new(Doorbell::new(Waker::new(poll.registry(), WAKER)?));
+        let limits = &settings.limits;
+        let transport = if tls {
+            let conn = rustls::ServerConnection::new(settings.tls.clone())
+                .map_err(|e| std::io::Error::other(format!("tls setup: {e}")))?;
+            Transport::tls(conn, limits.tls_out_bytes)
+        } else {
+            Transport::plain(limits.tls_out_bytes)
+        };
+        let mut random = [0u8; RANDOM_SIZE];
+        SystemRandom::new()
+            .fill(&mut random)
+            .map_err(|_| std::io::Error::other("no randomness for the handshake"))?;
+        let epoch = shared.started.elapsed().as_millis() as u32;
+        let session = Session::new(limits.session, &random, epoch);
+        let input = vec![0u8; limits.read_buffer].into_boxed_slice();
+        let now = Instant::now();
+        Ok(Worker {
+            socket,
+            poll,
+            transport,
+            session,
+            input,
+            input_len: 0,
+            batch: OutBatch::new(),
+            writing: None,
+            output_blocked: false,
+            input_left: false,
+            opened: now,
+            last_input: now,
+            bytes_in: 0,
+            bytes_out_frames: 0,
+            ctx: Context::new(id, peer, shared, settings, doorbell, slot),
+        })
+    }
+
+    /// Runs the connection to its end and logs why it ended.
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(8);
+        while self.ctx.closing.is_none() {
+            self.turn();
+            if self.ctx.closing.is_some() {
+                break;
+            }
+            let mut timeout = self
+                .next_deadline()
+                .saturating_duration_since(Instant::now())
+                .min(MAX_SLEEP);
+            if self.input_left || !self.arm_if_idle() {
+                timeout = Duration::ZERO;
+            }
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
+                if error.kind() != std::io::ErrorKind::Interrupted {
+                    self.close(CloseReason::Io { op: "poll", error });
+                }
+            }
+            self.ctx.doorbell.disarm();
+        }
+        self.finish();
+    }
+
+    /// One round: read, handle, write, check the clock.
+    fn turn(&mut self) {
+        if self.ctx.shared.is_stopping() {
+            self.close(CloseReason::ServerStopping);
+            return;
+        }
+        if let Err(reason) = self.read_input() {
+            self.close(reason);
+            return;
+        }
+        if let Err(reason) = self.write_output() {
+            self.close(reason);
+            return;
+        }
+        // Checked here, not only where the queue runs dry: a player whose socket is full
+        // never gets that far, and would hold its thread and queued frames for ever.
+        if let Some(reason) = self.ctx.evicted() {
+            self.close(reason);
+            return;
+        }
+        let now = Instant::now();
+        let limits = &self.ctx.settings.limits;
+        if let Some(stage) = self.stage() {
+            if now >= self.opened + limits.handshake_timeout {
+                let limit = limits.handshake_timeout;
+                self.close(CloseReason::HandshakeTimeout { stage, limit });
+            }
+        } else if !self.ctx.is_player() && now >= self.last_input + limits.idle_timeout {
+            let limit = limits.idle_timeout;
+            self.close(CloseReason::IdleTimeout { limit });
+        }
+    }
+
+    /// The step of setting up the connection that is under way, until `connect` succeeds.
+    fn stage(&self) -> Option<Stage> {
+        if self.session.is_connected() {
+            None
+        } else if self.transport.is_handshaking() {
+            Some(Stage::TlsHandshake)
+        } else if !self.session.handshake_done() {
+            Some(Stage::RtmpHandshake)
+        } else {
+            Some(Stage::Connect)
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let limits = &self.ctx.settings.limits;
+        if !self.session.is_connected() {
+            return self.opened + limits.handshake_timeout;
+        }
+        if self.ctx.is_player() {
+            return Instant::now() + MAX_SLEEP;
+        }
+        self.last_input + limits.idle_timeout
+    }
+
+    /// Before sleeping, a player arms its doorbell and looks at its queue once more;
+    /// returns false when there is already work, so the caller should not sleep.
+    ///
+    /// A player whose socket is full does not arm: it waits for the socket, not the hub.
+    fn arm_if_idle(&mut self) -> bool {
+        if self.output_blocked {
+            return true;
+        }
+        if let Some(subscription) = self.ctx.subscription() {
+            self.ctx.doorbell.arm();
+            if !subscription.is_empty() {
+                // Something arrived between the last look and arming: don't sleep on it.
+                self.ctx.doorbell.disarm();
+                return false;
+            }
+        }
+        true
+    }
+
+    fn read_input(&mut self) -> Result<(), CloseReason> {
+        let mut budget = READ_BUDGET;
+        self.input_left = false;
+        while self.ctx.closing.is_none() {
+            if budget == 0 {
+                self.input_left = true;
+                return Ok(());
+            }
+            let free = self.input.get_mut(self.input_len..).unwrap_or_default();
+            let n = match self.transport.read(&mut self.socket, free) {
+                Ok(ReadOutcome::Data(0)) => return Ok(()),
+                Ok(ReadOutcome::Data(n)) => n,
+                Ok(ReadOutcome::Closed) => {
+                    return Err(CloseReason::PeerClosed {
+                        during: self.stage(),
+                    });
+                }
+                Err(TransportError::Tls(e)) => return Err(CloseReason::Tls(e)),
+                Err(TransportError::PlainOnTlsPort) => return Err(CloseReason::PlainOnTlsPort),
+                // Players and encoders that quit often skip close_notify: ordinary, not an error.
+                Err(TransportError::Io(error))
+                    if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    return Err(CloseReason::PeerGone {
+                        during: self.stage(),
+                        error,
+                    });
+                }
+                Err(TransportError::Io(error)) => {
+                    return Err(CloseReason::Io { op: "read", error });
+                }
+            };
+            self.input_len += n;
+            self.bytes_in += n as u64;
+            self.ctx.shared.stats.add_bytes_in(n);
+            budget = budget.saturating_sub(n);
+            self.last_input = Instant::now();
+            self.handle_input()?;
+        }
+        Ok(())
+    }
+
+    /// Feeds the input buffer to the session until it needs more bytes.
+    fn handle_input(&mut self) -> Result<(), CloseReason> {
+        let mut pos = 0;
+        loop {
+            let rest = self.input.get(pos..self.input_len).unwrap_or_default();
+            let fed = self.session.feed(rest).map_err(CloseReason::Protocol)?;
+            pos += fed.consumed;
+            let action = match fed.event {
+                Some(SessionEvent::HandshakeDone { digest }) => {
+                    debug!(
+                        "{} {} rtmp handshake done ({}, {})",
+                        self.ctx.id,
+                        self.ctx.peer,
+                        if digest { "digest" } else { "plain" },
+                        self.transport.describe()
+                    );
+                    None
+                }
+                Some(event) => self.ctx.on_event(event),
+                None if fed.consumed == 0 => break,
+                None => None,
+            };
+            if let Some(action) = action {
+                self.apply(action)?;
+            }
+            if self.ctx.closing.is_some() {
+                break;
+            }
+        }
+        self.input.copy_within(pos..self.input_len, 0);
+        self.input_len -= pos;
+        Ok(())
+    }
+
+    fn apply(&mut self, action: Action) -> Result<(), CloseReason> {
+        let session = &mut self.session;
+        match action {
+            Action::AcceptPublish(stream_id) => session.accept_publish(stream_id),
+            Action::RejectPublish(stream_id, why) => {
+                session
+                    .reject_publish(stream_id, why)
+                    .map_err(CloseReason::Reply)?;
+                self.ctx.closing = Some(CloseReason::PublishRefused(why));
+                Ok(())
+            }
+            // A player may wait for a publisher that has not come yet (nginx-rtmp does the same);
+            // it is told nothing until PublishNotify, since ffmpeg ends on UnpublishNotify.
+            Action::AcceptPlay(stream_id) => session.accept_play(stream_id),
+            Action::RejectPlay(stream_id, code, why) => {
+                session
+                    .reject_play(stream_id, code, why)
+                    .map_err(CloseReason::Reply)?;
+                self.ctx.closing = Some(CloseReason::PlayRefused(why));
+                Ok(())
+            }
+        }
+        .map_err(CloseReason::Reply)
+    }
+
+    /// Moves output into the transport and on to the socket.
+    fn write_output(&mut self) -> Result<(), CloseReason> {
+        loop {
+            let full = self.fill_transport()?;
+            let blocked = self
+                .transport
+                .flush(&mut self.socket)
+                .map_err(|error| CloseReason::Io { op: "write", error })?;
+            self.output_blocked = blocked;
+            if blocked || !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Hands batches to the transport until it is full (returns true) or nothing is left (false).
+    fn fill_transport(&mut self) -> Result<bool, CloseReason> {
+        loop {
+            if !self.batch.is_empty() {
+                let n = self
+                    .transport
+                    .queue(self.batch.pending())
+                    .map_err(|error| CloseReason::Io { op: "write", error })?;
+                self.ctx.shared.stats.add_bytes_out(n);
+                self.batch.sent(n);
+                if !self.batch.is_empty() {
+                    return Ok(true);
+                }
+            }
+            if !self.fill_batch()? {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Adds what is ready (a frame part-way out, session replies, the player's next
+    /// deliveries, in that order) to the batch until it is full; returns whether it added any.
+    fn fill_batch(&mut self) -> Result<bool, CloseReason> {
+        let writer = ChunkWriter::new(self.session.out_chunk_size());
+        let mut added = false;
+        while self.batch.room() > 0 {
+            if let Some(progress) = self.writing.as_mut() {
+                let room = self.batch.room();
+                let finished = self.batch.write_frame(progress, &writer);
+                added |= self.batch.room() != room;
+                if !finished {
+                    break;
+                }
+                self.bytes_out_frames += progress.encoded_len() as u64;
+                self.writing = None;
+                continue;
+            }
+            let pending = self.session.pending_output();
+            if !pending.is_empty() {
+                let n = self.batch.extend(pending);
+                self.session.output_sent(n);
+                added |= n > 0;
+                continue;
+            }
+            let Some((delivery, stream_id)) = self.ctx.next_delivery()? else {
+                break;
+            };
+            match delivery {
+                Delivery::Frame(frame) => {
+                    self.writing = Some(FrameInProgress::new(frame, stream_id, &writer));
+                }
+                Delivery::Unpublished => self
+                    .session
+                    .notify_unpublish(stream_id)
+                    .map_err(CloseReason::Reply)?,
+                Delivery::Published => self
+                    .session
+                    .notify_publish(stream_id)
+                    .map_err(CloseReason::Reply)?,
+            }
+        }
+        Ok(added)
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if self.ctx.closing.is_none() {
+            self.ctx.closing = Some(reason);
+        }
+    }
+
+    /// The one exit: a last word to players, close_notify, one log line, leave the hub.
+    fn finish(mut self) {
+        let reason = self
+            .ctx
+            .closing
+            .take()
+            .unwrap_or(CloseReason::ServerStopping);
+        if let Some(stream_id) = self.ctx.player_stream_id() {
+            if self.ctx.shared.is_stopping() {
+                let _ = self.session.notify_unpublish(stream_id);
+            }
+        }
+        // Best effort: what is batched, replies (e.g. a refusal) and the close_notify,
+        // without waiting long.
+        let _ = self.transport.queue(self.batch.pending());
+        if self.writing.is_none() {
+            let _ = self.transport.queue(self.session.pending_output());
+        }
+        self.transport.close();
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let mut events = Events::with_capacity(4);
+        while let Ok(true) = self.transport.flush(&mut self.socket) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.poll.poll(&mut events, Some(left)).is_err() {
+                break;
+            }
+        }
+        let elapsed = self.opened.elapsed().as_secs_f32();
+        log!(
+            reason.level(),
+            "{} {} closed {} after {elapsed:.1}s: {reason}; {} bytes in, {} frame bytes out",
+            self.ctx.id,
+            self.ctx.peer,
+            self.ctx.describe_role(),
+            self.bytes_in,
+            self.bytes_out_frames
+        );
+        self.ctx.shared.stats.closed(&reason);
+    }
+}
