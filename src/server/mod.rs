@@ -14,6 +14,7 @@
 //!   the settings in force (swapped whole on reload), counters, connection limits.
 //! - `close_reason`: why a connection ended, typed.
 //! - `keys`: stream keys.
+//! - `listener`: binding the listening sockets (dual-stack on `[::]`) and naming peers.
 
 pub mod accept;
 pub mod close_reason;
@@ -21,6 +22,7 @@ pub mod connection_slot;
 pub mod frame;
 pub mod hub;
 pub mod keys;
+pub mod listener;
 pub mod out_batch;
 pub mod settings;
 pub mod shared;
