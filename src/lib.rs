@@ -1,11 +1,12 @@
 //! rtmpsd: an RTMPS ingest and fan-out server for small boards.
 //!
-//! `rtmp` is the sans-IO protocol core; `server` is the TLS and socket plumbing and the
+//! `rtmp` is the sans-IO protocol core; `flv` the sans-IO FLV file format recordings use; `server` is the TLS and socket plumbing and the
 //! stream hub around it; `client` is a small blocking RTMP(S) client used by tests and
 //! benchmarks; `main.rs` only wires flags to the server.
 
 pub mod client;
 pub mod config;
+pub mod flv;
 pub mod host;
 pub mod key_spec;
 pub mod logging;
