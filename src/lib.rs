@@ -1,8 +1,9 @@
 //! rtmpsd: an RTMPS ingest and fan-out server for small boards.
 //!
-//! `rtmp` is the sans-IO protocol core; `flv` the sans-IO FLV file format recordings use; `server` is the TLS and socket plumbing and the
-//! stream hub around it; `client` is a small blocking RTMP(S) client used by tests and
-//! benchmarks; `main.rs` only wires flags to the server.
+//! `rtmp` is the sans-IO protocol core; `flv` the sans-IO file format recordings are
+//! written in; `server` is the TLS and socket plumbing and the stream hub around it;
+//! `client` is a small blocking RTMP(S) client used by tests and benchmarks; `main.rs`
+//! only wires flags to the server.
 
 pub mod client;
 pub mod config;
