@@ -15,6 +15,9 @@ pub(super) struct QueueState {
     evicted: AtomicBool,
     behind_ms: AtomicU64,
     dropped: AtomicU64,
+    /// Frames not queued for this subscriber so far (full queue, or video skipped to the
+    /// next keyframe), counted as they happen.
+    frames_dropped: AtomicU64,
     limits: QueueLimits,
     /// Wakes the subscriber.
     pub(super) doorbell: Arc<Doorbell>,
@@ -27,6 +30,7 @@ impl QueueState {
             evicted: AtomicBool::new(false),
             behind_ms: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            frames_dropped: AtomicU64::new(0),
             limits,
             doorbell,
         }
@@ -46,6 +50,16 @@ impl QueueState {
 
     pub(super) fn take(&self, bytes: usize) {
         self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+    }
+
+    /// Counts one frame not queued for this subscriber.
+    pub(super) fn dropped_one(&self) {
+        self.frames_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Frames not queued for this subscriber so far.
+    pub(super) fn frames_dropped(&self) -> u64 {
+        self.frames_dropped.load(Ordering::Relaxed)
     }
 
     /// The eviction, once the hub has made one.

@@ -74,6 +74,7 @@ impl Subscriber {
         let is_video = frame.kind == FrameKind::Video;
         if is_video && self.needs_keyframe && !frame.keyframe && !frame.sequence_header {
             self.dropped += 1;
+            self.state.dropped_one();
             return self.still_in_time(now);
         }
         let limits = self.state.limits();
@@ -120,6 +121,7 @@ impl Subscriber {
 
     fn fell_behind(&mut self, is_video: bool, now: Instant) -> Offered {
         self.dropped += 1;
+        self.state.dropped_one();
         if is_video {
             self.needs_keyframe = true;
         }

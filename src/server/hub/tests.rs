@@ -181,6 +181,7 @@ fn a_full_queue_drops_video_up_to_the_next_keyframe_but_keeps_audio_flowing() {
     publication.push(inter(6), now);
     assert_eq!(drain(&mut sub), ["Video@6"], "resumed from the keyframe");
     assert_eq!(publication.stream().stats().counts().frames_dropped, 2);
+    assert_eq!(sub.frames_dropped(), 2, "the subscriber sees its own drops");
 }
 
 #[test]
