@@ -11,8 +11,10 @@
 //! loses at most what was still in the buffer. Without the syncs, the kernel would hold
 //! written data for up to 30 s before writing it back.
 //!
-//! Closing writes the duration into the `onMetaData` at the start, syncs the file, renames
-//! it to `.flv` and syncs the folder, so a closed segment is complete on disk.
+//! A new segment's start (metadata, sequence headers, first keyframe) is synced at once (the
+//! recorder does it), so even the segment a power cut interrupts plays. Closing writes the
+//! duration into the `onMetaData` at the start, syncs the file, renames it to `.flv` and
+//! syncs the folder, so a closed segment is complete on disk.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

@@ -18,7 +18,7 @@ use log::{debug, info, warn};
 use super::budget::{Budget, ClosedSegment, Deletion, disk_space};
 use super::layout::SegmentName;
 use super::repair::{Repaired, repair_segment};
-use super::segment_file::{BUFFER_BYTES, SegmentFile};
+use super::segment_file::{BUFFER_BYTES, SegmentFile, sync_dir};
 use super::segmenter::{SegmentEnd, SegmentRules, Segmenter, Step};
 use super::status::{RecorderCounters, RecorderState};
 use crate::flv::{TagHeader, TagType, metadata_body};
@@ -208,6 +208,7 @@ impl StreamRecorder {
                 }
                 self.open_file(now);
                 self.write(frame, 0, now);
+                self.sync_start(now);
             }
             Step::Close(end) => {
                 self.close_file(end, now);
@@ -349,6 +350,18 @@ impl StreamRecorder {
             .set_current(Some((format!("{}/{name}", self.rel_dir), len)));
         self.setup.budget().set_open(self.id, len);
         self.enforce_budget();
+    }
+
+    /// Puts a new segment's start (headers and first keyframe) and its name on the disk at
+    /// once, so that after a power cut even the last segment plays: one small write and
+    /// two syncs per segment.
+    fn sync_start(&mut self, now: Instant) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
+        if let Err(e) = file.sync(now).and_then(|()| sync_dir(&self.dir)) {
+            self.fail(&e, now);
+        }
     }
 
     /// A write failed: the segment ends here, finished as far as it is whole.
