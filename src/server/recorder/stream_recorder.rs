@@ -33,6 +33,8 @@ use crate::server::hub::{
 const TICK: Duration = Duration::from_millis(250);
 /// Time allowed to finish a segment a failed write left open.
 const REPAIR_TIME: Duration = Duration::from_secs(10);
+/// How often an idle recorder keeps the budget (`--record-keep-hours` while nothing records).
+const IDLE_BUDGET_EVERY: Duration = Duration::from_secs(60);
 
 /// What every recorder shares.
 pub struct RecorderSetup {
@@ -76,6 +78,8 @@ pub struct StreamRecorder {
     last_written: Option<Timestamp>,
     /// A frame too long for an FLV tag was reported.
     too_long_logged: bool,
+    /// When the budget was last kept while idle.
+    idle_budget_at: Instant,
 }
 
 impl StreamRecorder {
@@ -102,6 +106,7 @@ impl StreamRecorder {
             loss: None,
             last_written: None,
             too_long_logged: false,
+            idle_budget_at: Instant::now(),
         }
     }
 
@@ -159,13 +164,22 @@ impl StreamRecorder {
         while !stop.load(Ordering::SeqCst) {
             match subscription.wait(TICK) {
                 Ok(Some(delivery)) => self.take(delivery, Instant::now()),
-                Ok(None) => {}
+                Ok(None) => self.idle(Instant::now()),
                 Err(ended) => return Some(ended),
             }
             self.note_drops(subscription.frames_dropped());
             self.sync_if_due(Instant::now());
         }
         None
+    }
+
+    /// Nothing came for a while: a recorder with no segment open still keeps the budget now
+    /// and then, so segments expire while no stream is live.
+    fn idle(&mut self, now: Instant) {
+        if self.file.is_none() && now.duration_since(self.idle_budget_at) >= IDLE_BUDGET_EVERY {
+            self.idle_budget_at = now;
+            self.enforce_budget();
+        }
     }
 
     /// Takes every delivery queued now, without waiting.
