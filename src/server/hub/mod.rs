@@ -13,7 +13,9 @@ mod delivery;
 mod error;
 mod eviction;
 mod limits;
+mod media_info;
 mod publication;
+mod publisher_info;
 mod queue_state;
 mod start_cache;
 mod stream;
@@ -29,7 +31,9 @@ pub use delivery::Delivery;
 pub use error::{JoinError, PublishError};
 pub use eviction::Eviction;
 pub use limits::{HubLimits, QueueLimits};
+pub use media_info::{MediaInfo, MediaSummary};
 pub use publication::Publication;
+pub use publisher_info::PublisherInfo;
 pub use stream::Stream;
 pub use stream_stats::{StreamCounts, StreamStats};
 pub use subscriber::SubscriberKind;
@@ -37,6 +41,7 @@ pub use subscription::{Ended, Subscription};
 pub use wake::{Doorbell, NoWake, Wake};
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -80,6 +85,16 @@ impl Hub {
 
     /// Makes session `publisher` the publisher of `name`; subscribers waiting on it are told.
     pub fn publish(&self, name: &str, publisher: u64) -> Result<Publication, PublishError> {
+        self.publish_from(name, publisher, None)
+    }
+
+    /// Like `publish`, recording the publisher's `address` for operators.
+    pub fn publish_from(
+        &self,
+        name: &str,
+        publisher: u64,
+        address: Option<SocketAddr>,
+    ) -> Result<Publication, PublishError> {
         let registry = &self.registry;
         let mut streams = registry.streams();
         let stream = registry.entry(&mut streams, name);
@@ -89,6 +104,7 @@ impl Hub {
                 return Err(PublishError::AlreadyLive);
             }
             state.publisher = Some(publisher);
+            stream.set_publisher(Some(PublisherInfo::starting_now(address)));
             state.cache.clear();
             for sub in &mut state.subscribers {
                 sub.needs_keyframe = true;
@@ -170,6 +186,7 @@ impl Registry {
                 return;
             }
             state.publisher = None;
+            stream.set_publisher(None);
             state.cache.clear();
             stream.notify_all(&mut state, &Delivery::Unpublished, now);
             stream.recount(&state);

@@ -11,10 +11,12 @@ use std::time::Instant;
 
 use super::delivery::Delivery;
 use super::limits::HubLimits;
+use super::media_info::MediaInfo;
+use super::publisher_info::PublisherInfo;
 use super::start_cache::StartCache;
 use super::stream_stats::StreamStats;
 use super::subscriber::{Offered, Subscriber, SubscriberKind};
-use crate::server::frame::Frame;
+use crate::server::frame::{Frame, FrameKind};
 
 /// What a stream holds under its lock.
 #[derive(Default)]
@@ -31,6 +33,10 @@ pub struct Stream {
     limits: HubLimits,
     state: Mutex<StreamState>,
     stats: StreamStats,
+    media: MediaInfo,
+    /// Set and cleared with `StreamState::publisher`; its own lock so readers never take
+    /// the data path's.
+    publisher_info: Mutex<Option<PublisherInfo>>,
 }
 
 impl Stream {
@@ -40,6 +46,8 @@ impl Stream {
             limits,
             state: Mutex::new(StreamState::default()),
             stats: StreamStats::default(),
+            media: MediaInfo::default(),
+            publisher_info: Mutex::new(None),
         }
     }
 
@@ -58,13 +66,39 @@ impl Stream {
         &self.stats
     }
 
+    /// What it carries, as far as its sequence headers and metadata tell.
+    pub fn media(&self) -> &MediaInfo {
+        &self.media
+    }
+
+    /// Who publishes it now, if anyone.
+    pub fn publisher(&self) -> Option<PublisherInfo> {
+        *self
+            .publisher_info
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records who publishes it (None: nobody); the media description starts afresh.
+    pub(super) fn set_publisher(&self, info: Option<PublisherInfo>) {
+        *self
+            .publisher_info
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = info;
+        self.media.clear();
+    }
+
     /// Hands one frame, pushed at `now`, to the cache and to every subscriber; never blocks.
     ///
     /// Returns the size the current GOP would have reached when this frame made it too
     /// long for the GOP cache (once per GOP), so the caller can log it.
     pub fn push(&self, frame: Frame, now: Instant) -> Option<usize> {
         let mut state = self.lock();
-        self.stats.pushed(frame.len());
+        let video_frame = frame.kind == FrameKind::Video && !frame.sequence_header;
+        self.stats.pushed(frame.len(), video_frame);
+        if frame.sequence_header || frame.kind == FrameKind::Metadata {
+            self.media.take(&frame);
+        }
         let overflow = state.cache.take(&frame, self.limits.gop_cache_bytes);
         self.offer_all(&mut state, |sub| sub.offer(&frame, now));
         overflow

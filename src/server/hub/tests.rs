@@ -332,3 +332,21 @@ fn wait_blocks_until_a_frame_comes_or_times_out() {
     assert!(matches!(got, Some(Delivery::Frame(f)) if f.timestamp == Timestamp(7)));
     drop(pusher.join());
 }
+
+#[test]
+fn a_stream_tells_who_publishes_and_counts_video_frames_apart() {
+    let hub = Hub::new(LIMITS);
+    let peer: std::net::SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let publication = hub.publish_from("live/cam", 1, Some(peer)).unwrap();
+    let stream = hub.streams().pop().unwrap();
+    let info = stream.publisher().expect("publisher recorded");
+    assert_eq!(info.address, Some(peer));
+    publication.push(frame(FrameKind::Video, 0, false, true, 10), Instant::now());
+    publication.push(key(0), Instant::now());
+    publication.push(audio(1), Instant::now());
+    publication.push(inter(40), Instant::now());
+    let counts = stream.stats().counts();
+    assert_eq!((counts.frames_in, counts.video_frames_in), (4, 2));
+    drop(publication);
+    assert!(stream.publisher().is_none());
+}

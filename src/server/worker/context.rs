@@ -200,7 +200,11 @@ impl Context {
             return Action::RejectPublish(stream_id, "wrong stream key");
         }
         let hub_name = format!("{}/{key}", self.app);
-        match self.shared.hub.publish(&hub_name, self.id) {
+        match self
+            .shared
+            .hub
+            .publish_from(&hub_name, self.id, Some(self.peer))
+        {
             Ok(publication) => {
                 info!(
                     "{} {} publishing {}",
