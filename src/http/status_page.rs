@@ -121,11 +121,11 @@ pub fn render(view: &ServerView, site: &Site, request: &PageRequest<'_>) -> Stri
     camera_section(&mut o, site, request);
     certificate_section(&mut o, site, request);
 
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<footer>Reloads every {REFRESH_SECS} s. {} open, {} TLS handshake failures. \
          Machine-readable: <a href=\"/metrics{q}\">/metrics</a> · \
-         <a href=\"/api/v1/streams{q}\">/api/v1/streams</a></footer></main></body></html>\n",
+         <a href=\"/api/v1/streams{q}\">/api/v1/streams</a></footer></main></body></html>",
         plural(view.stats.open.iter().sum(), "connection", "connections"),
         view.stats.tls_handshake_failures,
         q = token_query(request),
