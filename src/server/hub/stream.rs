@@ -93,12 +93,13 @@ impl Stream {
     /// Returns the size the current GOP would have reached when this frame made it too
     /// long for the GOP cache (once per GOP), so the caller can log it.
     pub fn push(&self, frame: Frame, now: Instant) -> Option<usize> {
-        let mut state = self.lock();
-        let video_frame = frame.kind == FrameKind::Video && !frame.sequence_header;
-        self.stats.pushed(frame.len(), video_frame);
+        // Headers and metadata (a few per stream) describe it; read them outside the lock.
         if frame.sequence_header || frame.kind == FrameKind::Metadata {
             self.media.take(&frame);
         }
+        let mut state = self.lock();
+        let video_frame = frame.kind == FrameKind::Video && !frame.sequence_header;
+        self.stats.pushed(frame.len(), video_frame);
         let overflow = state.cache.take(&frame, self.limits.gop_cache_bytes);
         self.offer_all(&mut state, |sub| sub.offer(&frame, now));
         overflow
