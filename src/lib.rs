@@ -7,9 +7,12 @@
 
 pub mod client;
 pub mod config;
+pub mod host;
 pub mod http;
+pub mod key_spec;
 pub mod logging;
 pub mod memory;
 pub mod rtmp;
 pub mod server;
+pub mod start_lines;
 pub mod tls;

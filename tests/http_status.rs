@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    Ffmpeg, PLAY_KEY, PUBLISH_KEY, PlayOpts, Player, PublishOpts, Publisher, ServerProcess, TempDir,
+    Ffmpeg, PLAY_KEY, PUBLISH_KEY, PlayOpts, Player, PublishOpts, Publisher, STREAM, ServerProcess,
+    TempDir,
 };
 
-/// How the page names the test stream: the key part redacted.
-const SHOWN_NAME: &str = "live/tes...(16 chars)";
+/// How the API and the page name the test stream: `app/NAME`, never the key.
+const SHOWN_NAME: &str = "live/test";
 const CHROMIUM_ENV: &str = "RTMPSD_CHROMIUM";
 const HTTP_MARKER: &str = "listening http on ";
 const TOKEN: &str = "operator-token-0123";
@@ -243,7 +244,7 @@ fn metrics_json_and_status_page_show_a_live_stream_and_its_player() {
     let url = server.rtmps_url(&format!("live/{PUBLISH_KEY}"));
     let _publisher = Publisher::start(Ffmpeg::Debian, &url, &opts);
     assert!(server.wait_for_log("publishing", Duration::from_secs(20)));
-    let play_url = format!("{url}?key={PLAY_KEY}");
+    let play_url = server.rtmps_url(&format!("live/{STREAM}?key={PLAY_KEY}"));
     let player = Player::start_with(
         Ffmpeg::Debian,
         &play_url,
@@ -367,7 +368,8 @@ fn metrics_json_and_status_page_show_a_live_stream_and_its_player() {
         "aac 44.1 kHz",
         "Download certificate",
         "rtmps://127.0.0.1:",
-        "<code>tes…</code> (16 characters",
+        "<code>tes...(16 chars)</code> for <b>test</b>",
+        "/live/test?key=PLAY-KEY",
     ] {
         assert!(dom.contains(needle), "page has no {needle:?}:\n{dom}");
     }
@@ -506,5 +508,8 @@ fn bad_oversized_and_idle_requests_are_answered_and_closed_while_others_are_serv
         (Duration::from_secs(4)..Duration::from_secs(8)).contains(&waited),
         "cut off after {waited:?}"
     );
-    assert!(server.log_contains("request head not complete within 5000 ms"));
+    assert!(server.wait_for_log(
+        "bad request: request head not complete within 5000 ms",
+        Duration::from_secs(5)
+    ));
 }

@@ -37,16 +37,20 @@ pub struct Connection {
     buffer: Box<[u8]>,
     len: usize,
     opened: Instant,
+    /// Accept order: tells apart connections accepted in the same instant.
+    sequence: u64,
     response_time: Duration,
     phase: Phase,
 }
 
 impl Connection {
-    /// A connection from `peer` that must send its request head within `request_time`, into
-    /// `buffer_len` bytes, and take its response within `response_time`.
+    /// Connection number `sequence` (in accept order) from `peer`, that must send its request
+    /// head within `request_time`, into `buffer_len` bytes, and take its response within
+    /// `response_time`.
     pub fn new(
         socket: TcpStream,
         peer: SocketAddr,
+        sequence: u64,
         buffer_len: usize,
         request_time: Duration,
         response_time: Duration,
@@ -58,6 +62,7 @@ impl Connection {
             buffer: vec![0u8; buffer_len].into_boxed_slice(),
             len: 0,
             opened: now,
+            sequence,
             response_time,
             phase: Phase::Reading {
                 deadline: now + request_time,
@@ -70,9 +75,9 @@ impl Connection {
         &mut self.socket
     }
 
-    /// When it was accepted.
-    pub fn opened(&self) -> Instant {
-        self.opened
+    /// Its place in accept order.
+    pub fn sequence(&self) -> u64 {
+        self.sequence
     }
 
     /// Whether it is still reading its request (a candidate to make room for a new one).
@@ -141,9 +146,9 @@ impl Connection {
                 Ok(Parsed::Complete(request)) => {
                     let response = routes.respond(&request, sampler);
                     let line = format!(
-                        "http {} {:?} {} {}",
+                        "http {} {} {} {}",
                         self.peer,
-                        request.method,
+                        request.method.as_str(),
                         request.path,
                         response.status.code()
                     );

@@ -10,7 +10,7 @@
 //!
 //! - `server`, `connection`: the poll loop and one connection.
 //! - `request`, `response`, `token`, `routes`: HTTP and who may ask what.
-//! - `view`, `rates`, `stream_name`, `codec_names`, `process`: the server read for a response.
+//! - `view`, `rates`, `codec_names`, `process`: the server read for a response.
 //! - `prometheus`, `api`, `json`, `status_page`, `site`, `certificate`: the formats.
 //!
 //! | path | what |
@@ -34,7 +34,6 @@ pub mod routes;
 pub mod server;
 pub mod site;
 pub mod status_page;
-pub mod stream_name;
 pub mod token;
 pub mod view;
 
@@ -47,6 +46,7 @@ use std::sync::Arc;
 use log::warn;
 
 use crate::config::Config;
+use crate::key_spec::{PublishKey, mask};
 use crate::server::shared::Shared;
 use certificate::CertificateInfo;
 use routes::Routes;
@@ -59,7 +59,7 @@ pub struct Running<'a> {
     /// The plain RTMP listener's address, if any.
     pub rtmp: Option<SocketAddr>,
     /// The publish keys in force (only their hints are kept).
-    pub publish_keys: &'a [String],
+    pub publish_keys: &'a [PublishKey],
     /// The certificate file.
     pub cert_path: &'a Path,
     /// The certificate's fingerprint.
@@ -90,10 +90,18 @@ pub fn start(
     let site = Site {
         rtmps: running.rtmps,
         rtmp: running.rtmp,
+        app: config
+            .apps
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "live".to_string()),
         key_hints: running
             .publish_keys
             .iter()
-            .map(|k| KeyHint::of(k))
+            .map(|k| KeyHint {
+                stream: k.stream.clone(),
+                hint: mask(&k.key),
+            })
             .collect(),
         play_key_required: !config.play_keys.is_empty(),
         key_source,

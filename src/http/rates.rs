@@ -115,7 +115,7 @@ impl RateSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::hub::{Hub, HubLimits};
+    use crate::server::hub::{Doorbell, Hub, HubLimits, NoWake, PublisherInfo};
 
     #[test]
     fn rates_span_the_window_and_need_half_a_second() {
@@ -150,7 +150,12 @@ mod tests {
             max_players: 4,
         });
         let mut sampler = RateSampler::default();
-        let publication = hub.publish("live/a", 1).unwrap();
+        let publisher = PublisherInfo {
+            id: 1,
+            peer: "127.0.0.1:1000".parse().unwrap(),
+        };
+        let doorbell = Arc::new(Doorbell::new(NoWake));
+        let (publication, _) = hub.publish("live/a", publisher, doorbell, false).unwrap();
         let streams = hub.streams();
         let start = Instant::now();
         sampler.sample(&streams, start);

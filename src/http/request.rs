@@ -16,6 +16,16 @@ pub enum Method {
     Head,
 }
 
+impl Method {
+    /// The method as it is written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+        }
+    }
+}
+
 /// What the handlers need from a request head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Request<'a> {

@@ -68,6 +68,7 @@ struct Listener {
     poll: Poll,
     listener: TcpListener,
     slots: Vec<Option<Connection>>,
+    accepted: u64,
     routes: Routes,
     sampler: RateSampler,
     shared: Arc<Shared>,
@@ -94,6 +95,7 @@ impl HttpServer {
             poll,
             listener,
             slots: (0..limits.max_connections).map(|_| None).collect(),
+            accepted: 0,
             routes,
             sampler: RateSampler::default(),
             shared,
@@ -193,10 +195,12 @@ impl Listener {
                 debug!("http {peer} refused: every connection is busy answering");
                 continue;
             };
+            self.accepted += 1;
             let limits = &self.limits;
             let mut connection = Connection::new(
                 socket,
                 peer,
+                self.accepted,
                 limits.request_bytes,
                 limits.request_time,
                 limits.response_time,
@@ -228,9 +232,9 @@ impl Listener {
             .filter_map(|(i, c)| {
                 c.as_ref()
                     .filter(|c| c.is_reading())
-                    .map(|c| (i, c.opened()))
+                    .map(|c| (i, c.sequence()))
             })
-            .min_by_key(|(_, opened)| *opened)
+            .min_by_key(|(_, sequence)| *sequence)
             .map(|(i, _)| i)?;
         debug!("http: every slot taken; the oldest unfinished request makes room for {peer}");
         self.close(oldest);

@@ -5,26 +5,13 @@ use std::net::SocketAddr;
 
 use super::certificate::CertificateInfo;
 
-/// A hint of a publish key: its first characters and its length, never the key.
+/// A stream a camera may publish, with a hint of its key (`key_spec::mask`), never the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyHint {
-    /// The first `HINT_CHARS` characters.
-    pub head: String,
-    /// Its length in characters.
-    pub len: usize,
-}
-
-/// Characters of a key a hint shows.
-pub const HINT_CHARS: usize = 3;
-
-impl KeyHint {
-    /// The hint of `key`.
-    pub fn of(key: &str) -> KeyHint {
-        KeyHint {
-            head: key.chars().take(HINT_CHARS).collect(),
-            len: key.chars().count(),
-        }
-    }
+    /// The stream's public name.
+    pub stream: String,
+    /// The key's first characters and length.
+    pub hint: String,
 }
 
 /// The box as the status page describes it.
@@ -34,7 +21,9 @@ pub struct Site {
     pub rtmps: SocketAddr,
     /// The plain RTMP listener, if enabled.
     pub rtmp: Option<SocketAddr>,
-    /// Hints of the keys that may publish.
+    /// The application cameras publish to (`live`).
+    pub app: String,
+    /// The streams and hints of the keys that publish them.
     pub key_hints: Vec<KeyHint>,
     /// Whether players need a play key.
     pub play_key_required: bool,
@@ -89,22 +78,12 @@ mod tests {
         Site {
             rtmps: listen.parse().unwrap(),
             rtmp: None,
-            key_hints: vec![KeyHint::of("abcdef")],
+            app: "live".into(),
+            key_hints: Vec::new(),
             play_key_required: false,
             key_source: String::new(),
             certificate: None,
         }
-    }
-
-    #[test]
-    fn a_hint_shows_three_characters_and_the_length() {
-        assert_eq!(
-            KeyHint::of("secret-key"),
-            KeyHint {
-                head: "sec".into(),
-                len: 10
-            }
-        );
     }
 
     #[test]

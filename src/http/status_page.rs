@@ -216,35 +216,41 @@ fn stream_card(o: &mut String, s: &StreamView) {
 }
 
 fn camera_section(o: &mut String, site: &Site, request: &PageRequest<'_>) {
-    let host = site.camera_host(request.host);
+    let host = escaped(&site.camera_host(request.host));
+    let app = escaped(&site.app);
+    let port = site.rtmps.port();
     let _ = write!(
         o,
         "<h2>Connect a camera</h2><div class=\"card\"><dl>\
-         <dt>Server</dt><dd><code>rtmps://{}:{}/live</code></dd>",
-        escaped(&host),
-        site.rtmps.port()
+         <dt>Server</dt><dd><code>rtmps://{host}:{port}/{app}</code></dd>"
     );
-    for hint in &site.key_hints {
+    for entry in &site.key_hints {
         let _ = write!(
             o,
-            "<dt>Stream key</dt><dd><code>{}…</code> ({} characters; the full key is in {})</dd>",
-            escaped(&hint.head),
-            hint.len,
+            "<dt>Stream key</dt><dd><code>{}</code> for <b>{}</b> (the full key is in {})</dd>",
+            escaped(&entry.hint),
+            escaped(&entry.stream),
             escaped(&site.key_source),
         );
     }
     if let Some(plain) = site.rtmp {
         let _ = write!(
             o,
-            "<dt>Plain RTMP</dt><dd><code>rtmp://{}:{}/live</code> (unencrypted: key and \
+            "<dt>Plain RTMP</dt><dd><code>rtmp://{host}:{}/{app}</code> (unencrypted: key and \
              video cross the network in the clear)</dd>",
-            escaped(&host),
             plain.port()
         );
     }
-    if site.play_key_required {
-        o.push_str(
-            "<dt>Players</dt><dd>need <code>?key=PLAY-KEY</code> after the stream name</dd>",
+    for entry in &site.key_hints {
+        let _ = write!(
+            o,
+            "<dt>Play</dt><dd><code>rtmps://{host}:{port}/{app}/{}{}</code></dd>",
+            escaped(&entry.stream),
+            if site.play_key_required {
+                "?key=PLAY-KEY"
+            } else {
+                ""
+            }
         );
     }
     o.push_str("</dl></div>");

@@ -1,14 +1,14 @@
 //! One consistent reading of the server for a response: counters, streams, pushes, memory.
 //!
-//! Everything shown outside goes through here, so stream names are made public in one place
-//! (`stream_name::public_name`) before any renderer sees them.
+//! Stream names are shown as the hub has them, `app/NAME`: since streams have public names
+//! apart from their keys, no key ever names a hub stream (players of any other name are
+//! refused before they reach the hub), so nothing here needs redacting.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::process::resident_bytes;
 use super::rates::{RateSampler, Rates};
-use super::stream_name::{numbered_apart, public_name};
 use crate::server::hub::{MediaSummary, StreamCounts};
 use crate::server::push_status::PushSnapshot;
 use crate::server::shared::Shared;
@@ -17,7 +17,7 @@ use crate::server::stats::StatsSnapshot;
 /// One stream as operators see it.
 #[derive(Debug, Clone)]
 pub struct StreamView {
-    /// Its public name (never a key).
+    /// Its name, `app/NAME` (never a key).
     pub name: String,
     /// Whether a publisher is live on it.
     pub live: bool,
@@ -42,7 +42,7 @@ pub struct StreamView {
 pub struct ServerView {
     /// Every stream with a publisher or subscribers, by name.
     pub streams: Vec<StreamView>,
-    /// Every push, with public stream names.
+    /// Every push.
     pub pushes: Vec<PushSnapshot>,
     /// Server counters.
     pub stats: StatsSnapshot,
@@ -54,18 +54,18 @@ pub struct ServerView {
 
 /// Reads the server now; `sampler` gives the rates.
 pub fn gather(shared: &Shared, sampler: &RateSampler, now: Instant) -> ServerView {
-    let mut pushes = shared.pushes.snapshot();
+    let pushes = shared.pushes.snapshot();
     let mut streams: Vec<StreamView> = shared
         .hub
         .streams()
         .iter()
         .map(|stream| {
             let counts = stream.stats().counts();
-            let publisher = stream.publisher().filter(|_| counts.live);
+            let publisher = stream.live_publisher().filter(|_| counts.live);
             StreamView {
                 name: stream.name().to_string(),
                 live: counts.live,
-                publisher: publisher.and_then(|p| p.address),
+                publisher: publisher.map(|p| p.address),
                 since: publisher.map(|p| p.since),
                 uptime: publisher.map(|p| now.saturating_duration_since(p.started)),
                 media: stream.media().summary(),
@@ -85,22 +85,6 @@ pub fn gather(shared: &Shared, sampler: &RateSampler, now: Instant) -> ServerVie
             .filter(|p| p.stream == stream.name)
             .cloned()
             .collect();
-    }
-    // From here on only public names.
-    let mut names: Vec<String> = streams.iter().map(|s| public_name(&s.name)).collect();
-    numbered_apart(&mut names);
-    for push in &mut pushes {
-        push.stream = streams
-            .iter()
-            .zip(&names)
-            .find(|(s, _)| s.name == push.stream)
-            .map_or_else(|| public_name(&push.stream), |(_, name)| name.clone());
-    }
-    for (stream, name) in streams.iter_mut().zip(names) {
-        for push in &mut stream.pushes {
-            push.stream = name.clone();
-        }
-        stream.name = name;
     }
     ServerView {
         streams,

@@ -15,6 +15,7 @@
 //! - `push_status`: the pushes to upstream servers as operators see them.
 //! - `close_reason`: why a connection ended, typed.
 //! - `keys`: stream keys.
+//! - `listener`: binding the listening sockets (dual-stack on `[::]`) and naming peers.
 
 pub mod accept;
 pub mod close_reason;
@@ -22,6 +23,7 @@ pub mod connection_slot;
 pub mod frame;
 pub mod hub;
 pub mod keys;
+pub mod listener;
 pub mod out_batch;
 pub mod push_status;
 pub mod settings;

@@ -28,6 +28,7 @@ pub struct Shared {
     doorbells: Mutex<Vec<(u64, Arc<Doorbell>)>>,
     connections: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+    players: AtomicUsize,
     next_id: AtomicU64,
 }
 
@@ -79,6 +80,7 @@ impl Shared {
             doorbells: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
             per_ip: Mutex::new(HashMap::new()),
+            players: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
         }
     }
@@ -159,6 +161,20 @@ impl Shared {
             }
         }
         self.connections.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Counts a player if fewer than `limit` play; returns whether it was counted.
+    pub fn open_player(&self, limit: usize) -> bool {
+        self.players
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a player counted by `open_player`.
+    pub fn close_player(&self) {
+        self.players.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn doorbells(&self) -> MutexGuard<'_, Vec<(u64, Arc<Doorbell>)>> {

@@ -30,10 +30,12 @@ use rtmpsd::rtmp::message::type_id;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
-use crate::support::{PLAY_KEY, PUBLISH_KEY, ServerProcess, TempDir};
+use crate::support::{PLAY_KEY, PUBLISH_KEY, STREAM, ServerProcess, TempDir};
 
 /// A second publish key: attacks that publish use it, so they get a stream of their own.
 pub const ATTACK_KEY: &str = "attack-publish-key";
+/// The stream [`ATTACK_KEY`] publishes.
+pub const ATTACK_STREAM: &str = "attack";
 /// Frames a second on the live stream.
 pub const LIVE_FPS: u32 = 50;
 /// Video bitrate of the live stream (5 KB frames).
@@ -95,6 +97,8 @@ impl Fixture {
     pub fn start(extra: &[&str]) -> Fixture {
         let state = TempDir::new("hostile");
         let dir = state.path().to_str().expect("temp dir paths are UTF-8");
+        let live_key = format!("{STREAM}={PUBLISH_KEY}");
+        let attack_key = format!("{ATTACK_STREAM}={ATTACK_KEY}");
         // The usual test flags (`ServerProcess::start_standard`), run through env(1) to fix
         // glibc's mmap threshold at its 128 KiB default: allocations above it are mapped
         // and unmapped on free. Left dynamic, glibc raises the threshold after the first
@@ -111,9 +115,9 @@ impl Fixture {
             "--state-dir",
             dir,
             "--publish-key",
-            PUBLISH_KEY,
+            &live_key,
             "--publish-key",
-            ATTACK_KEY,
+            &attack_key,
             "--play-key",
             PLAY_KEY,
             "--log",
@@ -129,9 +133,14 @@ impl Fixture {
         }
     }
 
-    /// `rtmps://…/live/<key>?key=PLAY_KEY` for playing.
-    pub fn play_url(&self, key: &str) -> RtmpUrl {
-        RtmpUrl::parse(&self.server.rtmps_url(&format!("live/{key}?key={PLAY_KEY}"))).expect("url")
+    /// `rtmps://…/live/<name>?key=PLAY_KEY` for playing.
+    pub fn play_url(&self, name: &str) -> RtmpUrl {
+        RtmpUrl::parse(
+            &self
+                .server
+                .rtmps_url(&format!("live/{name}?key={PLAY_KEY}")),
+        )
+        .expect("url")
     }
 
     /// The TLS listener.
@@ -147,7 +156,7 @@ impl Fixture {
     /// A player on the attack stream, playing (nothing may be published yet).
     pub fn attack_player(&self) -> Client {
         let mut player =
-            Client::connect(&self.play_url(ATTACK_KEY), &client_options()).expect("connect");
+            Client::connect(&self.play_url(ATTACK_STREAM), &client_options()).expect("connect");
         player.play().expect("play the attack stream");
         player
     }
@@ -350,9 +359,8 @@ impl Live {
         let final_index = Arc::new(AtomicU64::new(UNSET));
         let publish_url =
             RtmpUrl::parse(&server.rtmps_url(&format!("live/{PUBLISH_KEY}"))).expect("url");
-        let play_url =
-            RtmpUrl::parse(&server.rtmps_url(&format!("live/{PUBLISH_KEY}?key={PLAY_KEY}")))
-                .expect("url");
+        let play_url = RtmpUrl::parse(&server.rtmps_url(&format!("live/{STREAM}?key={PLAY_KEY}")))
+            .expect("url");
         let (published_tx, published_rx) = std::sync::mpsc::channel();
         let publisher = {
             let stop = stop.clone();

@@ -34,6 +34,8 @@ pub const RTMPS_LISTEN_MARKER: &str = "listening rtmps on ";
 pub const RTMP_LISTEN_MARKER: &str = "listening rtmp on ";
 /// Publish key used by [`ServerProcess::start_standard`].
 pub const PUBLISH_KEY: &str = "test-publish-key";
+/// The name of the stream [`PUBLISH_KEY`] publishes: what players play.
+pub const STREAM: &str = "test";
 /// Play key used by [`ServerProcess::start_standard`].
 pub const PLAY_KEY: &str = "test-play-key";
 
@@ -450,9 +452,11 @@ impl ServerProcess {
     }
 
     /// Starts rtmpsd with the usual test flags: both listeners on 127.0.0.1:0,
-    /// `state` as state dir, [`PUBLISH_KEY`], [`PLAY_KEY`] and debug logging, plus `extra`.
+    /// `state` as state dir, [`PUBLISH_KEY`] for [`STREAM`], [`PLAY_KEY`] and debug logging,
+    /// plus `extra`.
     pub fn start_standard(state: &TempDir, extra: &[&str]) -> ServerProcess {
         let dir = state.path().to_str().expect("temp dir paths are UTF-8");
+        let publish = format!("{STREAM}={PUBLISH_KEY}");
         let mut args = vec![
             "--listen",
             "127.0.0.1:0",
@@ -461,7 +465,7 @@ impl ServerProcess {
             "--state-dir",
             dir,
             "--publish-key",
-            PUBLISH_KEY,
+            &publish,
             "--play-key",
             PLAY_KEY,
             "--log",

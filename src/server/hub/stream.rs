@@ -9,10 +9,13 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::rtmp::Timestamp;
+
 use super::delivery::Delivery;
 use super::limits::HubLimits;
+use super::live_publisher::LivePublisher;
 use super::media_info::MediaInfo;
-use super::publisher_info::PublisherInfo;
+use super::publisher::{PublisherInfo, PublisherSlot};
 use super::start_cache::StartCache;
 use super::stream_stats::StreamStats;
 use super::subscriber::{Offered, Subscriber, SubscriberKind};
@@ -22,9 +25,42 @@ use crate::server::frame::{Frame, FrameKind};
 #[derive(Default)]
 pub(super) struct StreamState {
     /// The session publishing it, if any.
-    pub(super) publisher: Option<u64>,
+    pub(super) publisher: Option<PublisherSlot>,
     pub(super) cache: StartCache,
     pub(super) subscribers: Vec<Subscriber>,
+    /// Timestamps of the current publisher are moved by this much (wrapping), so that after
+    /// a takeover the stream's timeline goes on from where the old publisher left it.
+    ts_offset: u32,
+    /// The next frame sets `ts_offset` (a takeover happened).
+    rebase: bool,
+    /// The last timestamp handed out.
+    last_ts: Option<Timestamp>,
+}
+
+impl StreamState {
+    /// Whether session `id` is the publisher.
+    pub(super) fn is_publisher(&self, id: u64) -> bool {
+        self.publisher.as_ref().is_some_and(|p| p.info.id == id)
+    }
+
+    /// A new publisher starts: with `continue_timeline` (a takeover) its timestamps are moved
+    /// to go on from the last one handed out, else they are taken as they come.
+    pub(super) fn restart_timeline(&mut self, continue_timeline: bool) {
+        self.ts_offset = 0;
+        self.rebase = continue_timeline && self.last_ts.is_some();
+    }
+
+    /// The timestamp `frame` goes out with.
+    fn timeline(&mut self, ts: Timestamp) -> Timestamp {
+        if self.rebase {
+            self.rebase = false;
+            let last = self.last_ts.map_or(0, |t| t.0);
+            self.ts_offset = last.wrapping_add(1).wrapping_sub(ts.0);
+        }
+        let out = Timestamp(ts.0.wrapping_add(self.ts_offset));
+        self.last_ts = Some(out);
+        out
+    }
 }
 
 /// One stream, live or waited for.
@@ -34,9 +70,9 @@ pub struct Stream {
     state: Mutex<StreamState>,
     stats: StreamStats,
     media: MediaInfo,
-    /// Set and cleared with `StreamState::publisher`; its own lock so readers never take
-    /// the data path's.
-    publisher_info: Mutex<Option<PublisherInfo>>,
+    /// Set and cleared with `StreamState::publisher`, under its own lock so operators'
+    /// readers never take the data path's.
+    live_publisher: Mutex<Option<LivePublisher>>,
 }
 
 impl Stream {
@@ -47,7 +83,7 @@ impl Stream {
             state: Mutex::new(StreamState::default()),
             stats: StreamStats::default(),
             media: MediaInfo::default(),
-            publisher_info: Mutex::new(None),
+            live_publisher: Mutex::new(None),
         }
     }
 
@@ -66,40 +102,52 @@ impl Stream {
         &self.stats
     }
 
+    /// The publisher and since when it publishes, if the stream is live.
+    pub fn publisher(&self) -> Option<(PublisherInfo, Instant)> {
+        let state = self.lock();
+        state.publisher.as_ref().map(|p| (p.info, p.since))
+    }
+
     /// What it carries, as far as its sequence headers and metadata tell.
     pub fn media(&self) -> &MediaInfo {
         &self.media
     }
 
-    /// Who publishes it now, if anyone.
-    pub fn publisher(&self) -> Option<PublisherInfo> {
+    /// Who publishes it now and since when, without taking the stream's lock.
+    pub fn live_publisher(&self) -> Option<LivePublisher> {
         *self
-            .publisher_info
+            .live_publisher
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records who publishes it (None: nobody); the media description starts afresh.
-    pub(super) fn set_publisher(&self, info: Option<PublisherInfo>) {
+    /// Records who publishes it now (None: nobody); the media description starts afresh.
+    pub(super) fn set_live_publisher(&self, publisher: Option<LivePublisher>) {
         *self
-            .publisher_info
+            .live_publisher
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = info;
+            .unwrap_or_else(|p| p.into_inner()) = publisher;
         self.media.clear();
     }
 
-    /// Hands one frame, pushed at `now`, to the cache and to every subscriber; never blocks.
+    /// Hands one frame from publisher `publisher`, pushed at `now`, to the cache and to every
+    /// subscriber; never blocks. A frame from a session that is no longer the publisher (one
+    /// that was taken over) is dropped.
     ///
     /// Returns the size the current GOP would have reached when this frame made it too
     /// long for the GOP cache (once per GOP), so the caller can log it.
-    pub fn push(&self, frame: Frame, now: Instant) -> Option<usize> {
-        // Headers and metadata (a few per stream) describe it; read them outside the lock.
+    pub fn push(&self, publisher: u64, mut frame: Frame, now: Instant) -> Option<usize> {
+        let mut state = self.lock();
+        if !state.is_publisher(publisher) {
+            return None;
+        }
+        frame.timestamp = state.timeline(frame.timestamp);
+        let video_frame = frame.kind == FrameKind::Video && !frame.sequence_header;
+        self.stats.pushed(frame.len(), video_frame);
+        // Headers and metadata (a few per stream) describe it, in atomics.
         if frame.sequence_header || frame.kind == FrameKind::Metadata {
             self.media.take(&frame);
         }
-        let mut state = self.lock();
-        let video_frame = frame.kind == FrameKind::Video && !frame.sequence_header;
-        self.stats.pushed(frame.len(), video_frame);
         let overflow = state.cache.take(&frame, self.limits.gop_cache_bytes);
         self.offer_all(&mut state, |sub| sub.offer(&frame, now));
         overflow

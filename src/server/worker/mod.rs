@@ -164,8 +164,19 @@ impl Worker {
             self.close(reason);
             return;
         }
+        if let Some(by) = self.ctx.taken_over_by() {
+            self.close(CloseReason::TakenOver { by });
+            return;
+        }
         let now = Instant::now();
         let limits = &self.ctx.settings.limits;
+        if let Some(since) = self.ctx.waiting_since() {
+            if now >= since + limits.play_wait {
+                let limit = limits.play_wait;
+                self.give_up_waiting(limit);
+                return;
+            }
+        }
         if let Some(stage) = self.stage() {
             if now >= self.opened + limits.handshake_timeout {
                 let limit = limits.handshake_timeout;
@@ -196,7 +207,11 @@ impl Worker {
             return self.opened + limits.handshake_timeout;
         }
         if self.ctx.is_player() {
-            return Instant::now() + MAX_SLEEP;
+            let soon = Instant::now() + MAX_SLEEP;
+            return match self.ctx.waiting_since() {
+                Some(since) => soon.min(since + limits.play_wait),
+                None => soon,
+            };
         }
         self.last_input + limits.idle_timeout
     }
@@ -401,6 +416,18 @@ impl Worker {
             }
         }
         Ok(added)
+    }
+
+    /// Tells a player that waited `limit` in vain that the stream was not found, and closes.
+    fn give_up_waiting(&mut self, limit: Duration) {
+        if let Some(stream_id) = self.ctx.player_stream_id() {
+            let _ = self.session.reject_play(
+                stream_id,
+                context::STREAM_NOT_FOUND,
+                "the stream is not live",
+            );
+        }
+        self.close(CloseReason::PlayWaitTimeout { limit });
     }
 
     fn close(&mut self, reason: CloseReason) {
