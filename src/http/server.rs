@@ -7,12 +7,13 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -107,8 +108,12 @@ impl HttpServer {
             .name("http".into())
             .stack_size(STACK)
             .spawn(move || {
-                if let Err(e) = state.run() {
-                    warn!("http listener stopped: {e}");
+                // A bug here must not pass silently: the streams go on, the log says why
+                // the page is gone.
+                match catch_unwind(AssertUnwindSafe(|| state.run())) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => error!("http listener stopped: {e}"),
+                    Err(_) => error!("http listener stopped: it panicked"),
                 }
             })?;
         Ok(HttpServer {
