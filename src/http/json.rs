@@ -43,6 +43,7 @@ impl JsonWriter {
     }
 
     /// Writes `"key":` inside an object.
+    #[inline(never)]
     pub fn key(&mut self, key: &str) -> &mut Self {
         self.separate();
         escape(&mut self.out, key);
@@ -91,6 +92,7 @@ impl JsonWriter {
     }
 
     /// Writes a scalar.
+    #[inline(never)]
     pub fn value(&mut self, value: Scalar<'_>) -> &mut Self {
         self.separate();
         match value {
@@ -114,6 +116,7 @@ impl JsonWriter {
 }
 
 /// Appends `s` as a JSON string.
+#[inline(never)]
 fn escape(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {

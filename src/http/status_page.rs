@@ -24,6 +24,7 @@ pub struct PageRequest<'a> {
 }
 
 /// Appends `text` HTML-escaped.
+#[inline(never)]
 fn escape(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
