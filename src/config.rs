@@ -183,12 +183,15 @@ fn http_settings(
         return Ok(None);
     };
     if let Some(token) = &token {
+        // URL-unreserved characters only, so `?token=` needs no escaping on a phone.
         if !(MIN_HTTP_TOKEN_LEN..=MAX_HTTP_TOKEN_LEN).contains(&token.len())
-            || !token.bytes().all(|b| b.is_ascii_graphic())
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
         {
             return Err(format!(
-                "the http token must be {MIN_HTTP_TOKEN_LEN}-{MAX_HTTP_TOKEN_LEN} printable ASCII \
-                 characters without spaces"
+                "the http token must be {MIN_HTTP_TOKEN_LEN}-{MAX_HTTP_TOKEN_LEN} characters \
+                 from A-Z, a-z, 0-9 and - . _ ~"
             ));
         }
     }
@@ -649,6 +652,8 @@ mod tests {
         let with = |extra: &[&str]| parse(&[&listen[..], extra].concat());
         assert!(with(&["--http-token", "short"]).is_err());
         assert!(with(&["--http-token", "has a space in it"]).is_err());
+        assert!(with(&["--http-token", "needs&escaping"]).is_err());
+        assert!(with(&["--http-token", "Fine-token_1.2~"]).is_ok());
         assert!(
             parse(&["--http-token", "correct-horse-9"]).is_err(),
             "token without listener"
