@@ -14,9 +14,11 @@ use crate::rtmp::session::SessionConfig;
 
 /// rtmpsd: RTMPS ingest and fan-out server for small boards.
 #[derive(FromArgs, Debug)]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Args {
-    /// address of the RTMPS (TLS) listener (default 0.0.0.0:1936)
-    #[argh(option, default = "SocketAddr::from(([0, 0, 0, 0], 1936))")]
+    /// address of the RTMPS (TLS) listener (default [::]:1936: IPv6 and IPv4, or 0.0.0.0:1936
+    /// on a host without IPv6)
+    #[argh(option, default = "DEFAULT_LISTEN")]
     pub listen: SocketAddr,
     /// address of a plain-RTMP listener; off unless given
     #[argh(option)]
@@ -100,7 +102,14 @@ pub struct Args {
     /// stack size of each session thread, in KiB (default 256)
     #[argh(option, default = "256")]
     pub worker_stack_kib: usize,
+    /// print the version and exit
+    #[argh(switch, short = 'V')]
+    pub version: bool,
 }
+
+/// The default RTMPS listener: every address, IPv6 and (dual-stack) IPv4.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 1936);
 
 /// Largest `--max-message-kib`: the RTMP message length field is 24 bits.
 const MAX_MESSAGE_KIB: u32 = 16_383;
@@ -397,11 +406,38 @@ mod tests {
     }
 
     #[test]
-    fn defaults_listen_on_1936_with_no_plain_listener() {
+    fn defaults_listen_on_every_address_port_1936_with_no_plain_listener() {
         let config = parse(&[]).unwrap();
-        assert_eq!(config.listen, SocketAddr::from(([0, 0, 0, 0], 1936)));
+        assert_eq!(config.listen, "[::]:1936".parse().unwrap());
         assert!(config.rtmp_listen.is_none());
         assert!(config.publish_keys.is_empty());
+    }
+
+    #[test]
+    fn version_is_a_switch_with_a_short_form() {
+        for flag in ["--version", "-V"] {
+            let args = Args::from_args(&["rtmpsd"], &[flag]).expect(flag);
+            assert!(args.version, "{flag}");
+        }
+        assert!(!Args::from_args(&["rtmpsd"], &[]).unwrap().version);
+    }
+
+    #[test]
+    fn help_comes_with_dash_h_too_and_exits_successfully() {
+        for flag in ["-h", "--help", "help"] {
+            let early = Args::from_args(&["rtmpsd"], &[flag]).expect_err(flag);
+            assert!(early.status.is_ok(), "{flag} is no error");
+            assert!(
+                early.output.contains("--listen"),
+                "{flag}: {}",
+                early.output
+            );
+            assert!(
+                early.output.contains("--version"),
+                "{flag}: {}",
+                early.output
+            );
+        }
     }
 
     #[test]

@@ -6,9 +6,11 @@
 
 pub mod client;
 pub mod config;
+pub mod host;
 pub mod key_spec;
 pub mod logging;
 pub mod memory;
 pub mod rtmp;
 pub mod server;
+pub mod start_lines;
 pub mod tls;

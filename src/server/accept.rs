@@ -14,6 +14,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::connection_slot::ConnectionSlot;
 use super::hub::{Hub, HubLimits};
+use super::listener::{Listeners, plain_peer};
 use super::settings::Settings;
 use super::shared::Shared;
 use super::worker::Worker;
@@ -51,20 +52,26 @@ impl Stopper {
 }
 
 impl Server {
-    /// Binds the listeners; logs `listening rtmps on ADDR` (and `listening rtmp on ADDR`).
+    /// Binds the listeners and builds the server; see [`Server::new`].
     pub fn bind(
         listen: SocketAddr,
         rtmp_listen: Option<SocketAddr>,
         settings: Settings,
     ) -> io::Result<Server> {
+        Server::new(Listeners::bind(listen, rtmp_listen)?, settings)
+    }
+
+    /// A server on listeners bound beforehand; logs `listening rtmps on ADDR` (and
+    /// `listening rtmp on ADDR`), which says it is ready.
+    pub fn new(listeners: Listeners, settings: Settings) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut tls_listener = TcpListener::bind(listen)?;
+        let mut tls_listener = TcpListener::from_std(listeners.tls);
         poll.registry()
             .register(&mut tls_listener, TLS_LISTENER, Interest::READABLE)?;
         info!("listening rtmps on {}", tls_listener.local_addr()?);
-        let rtmp_listener = match rtmp_listen {
-            Some(addr) => {
-                let mut listener = TcpListener::bind(addr)?;
+        let rtmp_listener = match listeners.rtmp {
+            Some(listener) => {
+                let mut listener = TcpListener::from_std(listener);
                 poll.registry()
                     .register(&mut listener, RTMP_LISTENER, Interest::READABLE)?;
                 info!(
@@ -183,7 +190,8 @@ impl Server {
 fn accept_all(listener: &TcpListener, tls: bool, shared: &Arc<Shared>) {
     loop {
         let (socket, peer) = match listener.accept() {
-            Ok(pair) => pair,
+            // An IPv4 peer of the dual-stack listener counts and logs as its IPv4 address.
+            Ok((socket, peer)) => (socket, plain_peer(peer)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::hub::{Doorbell, Hub};
+use super::push_status::PushRegistry;
 use super::settings::{Settings, SettingsCell};
 use super::stats::ServerStats;
 
@@ -19,6 +20,8 @@ pub struct Shared {
     pub settings: SettingsCell,
     /// Server-wide counters.
     pub stats: ServerStats,
+    /// The pushes to upstream servers running now.
+    pub pushes: PushRegistry,
     /// When the server started (S1's epoch).
     pub started: Instant,
     stopping: AtomicBool,
@@ -71,6 +74,7 @@ impl Shared {
             hub,
             settings: SettingsCell::new(settings),
             stats: ServerStats::default(),
+            pushes: PushRegistry::default(),
             started: Instant::now(),
             stopping: AtomicBool::new(false),
             doorbells: Mutex::new(Vec::new()),
