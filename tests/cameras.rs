@@ -7,8 +7,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{
-    Ffmpeg, PLAY_KEY, PUBLISH_KEY, PlayOpts, Player, PlayerReport, PublishOpts, Publisher,
-    STREAM, ServerProcess, TempDir, Tool, freeze,
+    Ffmpeg, PLAY_KEY, PUBLISH_KEY, PlayOpts, Player, PlayerReport, PublishOpts, Publisher, STREAM,
+    ServerProcess, TempDir, Tool, freeze,
 };
 
 fn play_url(server: &ServerProcess) -> String {
@@ -134,6 +134,8 @@ fn a_frozen_camera_is_taken_over_at_once_and_the_player_keeps_playing() {
         server.wait_for_log("taken over by publisher", Duration::from_secs(5)),
         "the frozen publisher's connection was not closed"
     );
+    // Frames count their arrival from the player's start.
+    let takeover_at = started.saturating_duration_since(player.started_at());
     let report = player.wait();
     freeze(frozen.pid(), false);
     frozen.stop();
@@ -142,25 +144,18 @@ fn a_frozen_camera_is_taken_over_at_once_and_the_player_keeps_playing() {
     let after_takeover = report
         .frames
         .iter()
-        .filter(|f| f.after > started.saturating_duration_since(report_origin(&report, started)))
+        .filter(|f| f.after > takeover_at)
         .count();
     assert!(
         longest_gap(&report) <= Duration::from_secs(3),
         "gap of {:?}: {summary}",
         longest_gap(&report)
     );
-    assert!(after_takeover >= 25, "{after_takeover} frames after the takeover: {summary}");
+    assert!(
+        after_takeover >= 25,
+        "{after_takeover} frames after the takeover: {summary}"
+    );
     assert!(report.pts_monotonic(), "{summary}");
-}
-
-/// The instant a player's `after` durations count from: its first frame's arrival minus
-/// its `after` (the harness counts from the player's start).
-fn report_origin(report: &PlayerReport, fallback: Instant) -> Instant {
-    // `after` is measured from the player's start; the player started before `fallback`
-    // (the takeover), so frames after the takeover are those with a later `after` than
-    // (takeover - player start). Players here start well before the takeover.
-    let _ = report;
-    fallback - Duration::from_secs(0)
 }
 
 #[test]
@@ -275,7 +270,12 @@ fn librtmp_publishes_with_gstreamer_rtmpsink_and_plays_with_rtmpdump() {
     // What rtmpdump wrote decodes: H.264 320x240 from a keyframe, and AAC.
     let report = Player::start(Ffmpeg::Debian, &dump.display().to_string(), 60.0).wait();
     assert_h264_from_a_keyframe(&report, 50);
-    assert_eq!(report.audio_codec.as_deref(), Some("aac"), "{}", report.summary());
+    assert_eq!(
+        report.audio_codec.as_deref(),
+        Some("aac"),
+        "{}",
+        report.summary()
+    );
     assert!(report.pts_monotonic(), "{}", report.summary());
 }
 
@@ -323,11 +323,16 @@ fn gstreamer_rtmp2sink_publishes_and_ends_cleanly_with_no_warning() {
     let report = player.wait();
     assert_h264_from_a_keyframe(&report, 50);
     assert!(server.wait_for_log("unpublished live/test", Duration::from_secs(5)));
+    // Connection lines only: the start-up warning about the test's plain listener is the
+    // operator's choice, not the client's doing.
     let warnings: Vec<String> = server
         .logs()
         .into_iter()
-        .filter(|l| l.contains(" WARN "))
+        .filter(|l| l.contains(" WARN ") && !l.contains("plain rtmp is enabled"))
         .collect();
-    assert!(warnings.is_empty(), "healthy clients made warnings: {warnings:?}");
+    assert!(
+        warnings.is_empty(),
+        "healthy clients made warnings: {warnings:?}"
+    );
     assert!(!server.log_contains("protocol error"));
 }
