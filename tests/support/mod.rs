@@ -310,20 +310,12 @@ fn spawn_reader(label: String, stream: impl Read + Send + 'static, log: Arc<Line
     }
 }
 
-// Declared by hand because the crate has no libc dependency; std links libc anyway.
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-const SIGTERM: i32 = 15;
-const SIGSTOP: i32 = 19;
-const SIGCONT: i32 = 18;
-
 /// Freezes (`true`) or thaws (`false`) a child process this test started, by pid: a camera
 /// whose network dropped without a FIN looks like this to the server.
 pub fn freeze(pid: u32, frozen: bool) {
     let pid = i32::try_from(pid).expect("pid fits i32");
     // SAFETY: kill(2) touches no memory; callers pass the pid of a child they still own.
-    let done = unsafe { kill(pid, if frozen { SIGSTOP } else { SIGCONT }) };
+    let done = unsafe { libc::kill(pid, if frozen { libc::SIGSTOP } else { libc::SIGCONT }) };
     assert_eq!(done, 0, "kill({pid}) failed");
 }
 
@@ -416,7 +408,7 @@ impl Proc {
             // SAFETY: kill(2) touches no memory; the pid is our own child, which has not
             // been reaped yet (try_wait returned None), so it cannot name another process.
             unsafe {
-                kill(pid, SIGTERM);
+                libc::kill(pid, libc::SIGTERM);
             }
         }
         if let Some(s) = self.wait_exit(KILL_GRACE) {
