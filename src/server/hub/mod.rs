@@ -116,7 +116,6 @@ impl Hub {
             };
             state.publisher = Some(PublisherSlot {
                 info: publisher,
-                since: now,
                 takeover: handle.clone(),
             });
             stream.set_live_publisher(Some(LivePublisher::started_at(publisher.peer, now)));

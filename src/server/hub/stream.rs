@@ -15,7 +15,7 @@ use super::delivery::Delivery;
 use super::limits::HubLimits;
 use super::live_publisher::LivePublisher;
 use super::media_info::MediaInfo;
-use super::publisher::{PublisherInfo, PublisherSlot};
+use super::publisher::PublisherSlot;
 use super::start_cache::StartCache;
 use super::stream_stats::StreamStats;
 use super::subscriber::{Offered, Subscriber, SubscriberKind};
@@ -100,12 +100,6 @@ impl Stream {
     /// Its counters.
     pub fn stats(&self) -> &StreamStats {
         &self.stats
-    }
-
-    /// The publisher and since when it publishes, if the stream is live.
-    pub fn publisher(&self) -> Option<(PublisherInfo, Instant)> {
-        let state = self.lock();
-        state.publisher.as_ref().map(|p| (p.info, p.since))
     }
 
     /// What it carries, as far as its sequence headers and metadata tell.

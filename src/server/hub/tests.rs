@@ -390,7 +390,8 @@ fn a_takeover_replaces_the_publisher_at_once_and_players_continue_on_one_timelin
     // The old publication leaving does not end the new publisher's stream.
     drop(old);
     assert!(drain(&mut player).is_empty());
-    assert_eq!(hub.streams()[0].publisher().map(|(p, _)| p), Some(info(2)));
+    let live = hub.streams()[0].live_publisher().map(|p| p.address);
+    assert_eq!(live, Some(info(2).peer));
     drop(new);
     assert_eq!(drain(&mut player), ["Unpublished"]);
 }
