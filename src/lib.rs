@@ -2,13 +2,15 @@
 //!
 //! `rtmp` is the sans-IO protocol core; `flv` the sans-IO file format recordings are
 //! written in; `server` is the TLS and socket plumbing and the stream hub around it;
-//! `client` is a small blocking RTMP(S) client used by tests and benchmarks; `main.rs`
-//! only wires flags to the server.
+//! `http` is the operator's metrics, JSON API and status page over that state; `client`
+//! is a small blocking RTMP(S) client used by tests and benchmarks; `main.rs` only wires
+//! flags to the server.
 
 pub mod client;
 pub mod config;
 pub mod flv;
 pub mod host;
+pub mod http;
 pub mod key_spec;
 pub mod logging;
 pub mod memory;
