@@ -44,7 +44,11 @@ pub enum FlvError {
 impl core::fmt::Display for FlvError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
-            FlvError::NotFlv { seen } => write!(f, "not an flv file (starts with {seen:02x?})"),
+            FlvError::NotFlv { seen: [a, b, c] } => write!(
+                f,
+                "not an flv file (starts with 0x{:06x})",
+                u32::from_be_bytes([0, a, b, c])
+            ),
             FlvError::Version { seen } => write!(f, "flv version {seen}, not 1"),
             FlvError::DataOffset { limit, seen } => {
                 write!(f, "flv data offset {seen} not in 9..={limit}")

@@ -334,6 +334,9 @@ impl Recorders {
 
     fn stop_all(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        for handle in &self.threads {
+            handle.thread().unpark();
+        }
         let deadline = Instant::now() + STOP_TIME;
         for handle in self.threads.drain(..) {
             while !handle.is_finished() && Instant::now() < deadline {

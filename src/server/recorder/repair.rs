@@ -10,11 +10,11 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use log::{info, warn};
 
-use super::layout::{FoundSegment, OPEN_EXT, SEGMENT_EXT};
+use super::layout::{FoundSegment, OPEN_EXT, SEGMENT_EXT, SegmentName, free_stem};
 use super::segment_file::{sync_dir, write_duration_at_start};
 use crate::flv::{TAG_HEADER_LEN, TAG_TRAILER_LEN, TagWalk};
 
@@ -106,28 +106,27 @@ fn delete(part: &Path) -> io::Result<Repaired> {
     Ok(Repaired::Deleted)
 }
 
-/// `X.flv` for `X.flv.part`, or, if that exists already, the first free `STAMP_NN.flv` of
-/// its start time (a name the recorder reads back as a segment).
+/// `X.flv` for `X.flv.part`, or, if that exists already, the next free name of its start
+/// second (`STAMP_01.flv`, ...), which the recorder reads back as a segment.
 fn closed_path(part: &Path) -> io::Result<PathBuf> {
-    let stem = part
+    let name = part
         .file_name()
         .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_suffix(OPEN_EXT))
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a .flv.part file"))?;
+        .unwrap_or_default();
+    let (Some(stem), Some(segment)) = (name.strip_suffix(OPEN_EXT), SegmentName::parse(name))
+    else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a segment left open",
+        ));
+    };
     let dir = part.parent().unwrap_or(Path::new("."));
     let first = dir.join(format!("{stem}{SEGMENT_EXT}"));
     if !first.exists() {
         return Ok(first);
     }
-    let stamp = stem.get(..16).unwrap_or(stem);
-    (1..100)
-        .map(|n| format!("{stamp}_{n:02}"))
-        .find(|s| {
-            !dir.join(format!("{s}{SEGMENT_EXT}")).exists()
-                && !dir.join(format!("{s}{OPEN_EXT}")).exists()
-        })
-        .map(|s| dir.join(format!("{s}{SEGMENT_EXT}")))
-        .ok_or_else(|| io::Error::new(io::ErrorKind::AlreadyExists, "no free name"))
+    let start = UNIX_EPOCH + Duration::from_secs(segment.start);
+    Ok(dir.join(format!("{}{SEGMENT_EXT}", free_stem(dir, start)?)))
 }
 
 /// Repairs every open segment in `found` (at most `MAX_REPAIRS`, until `deadline`), with a

@@ -217,8 +217,8 @@ impl RecordingRegistry {
     pub(super) fn register(&self, stream: &str) -> Arc<RecorderCounters> {
         let counters = Arc::new(RecorderCounters::new(stream));
         let mut recorders = lock(&self.inner.recorders);
-        recorders.push(counters.clone());
-        recorders.sort_by(|a, b| a.stream.cmp(&b.stream));
+        let at = recorders.partition_point(|r| r.stream.as_str() <= stream);
+        recorders.insert(at, counters.clone());
         counters
     }
 
@@ -274,21 +274,27 @@ impl RecordingRegistry {
         let Some(setup) = self.inner.setup.get() else {
             return Vec::new();
         };
-        let mut list: Vec<SegmentSnapshot> = lock(&self.inner.recorders)
+        let mut list: Vec<SegmentSnapshot> = Vec::new();
+        for (path, bytes) in lock(&self.inner.recorders)
             .iter()
             .filter_map(|r| r.current())
-            .filter_map(|(path, bytes)| {
-                let file = path.rsplit('/').next()?;
-                let name = super::layout::SegmentName::parse(file)?;
-                Some(SegmentSnapshot {
+        {
+            let file = path.rsplit('/').next().unwrap_or_default();
+            let Some(name) = super::layout::SegmentName::parse(file) else {
+                continue;
+            };
+            // Newest first, kept in order as they go in (a handful: one per stream).
+            let at = list.partition_point(|s| s.start >= name.start);
+            list.insert(
+                at,
+                SegmentSnapshot {
                     path,
                     bytes,
                     start: name.start,
                     open: true,
-                })
-            })
-            .collect();
-        list.sort_by_key(|s| std::cmp::Reverse(s.start));
+                },
+            );
+        }
         let budget = lock(&setup.budget);
         let closed = budget.closed().iter().rev().map(|s| SegmentSnapshot {
             path: s.rel_path.clone(),

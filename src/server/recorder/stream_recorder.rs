@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, info, warn};
@@ -25,11 +26,11 @@ use crate::flv::{TagHeader, TagType, metadata_body};
 use crate::rtmp::Timestamp;
 use crate::server::frame::{Frame, FrameKind};
 use crate::server::hub::{
-    Delivery, Doorbell, Ended, Hub, JoinError, NoWake, QueueLimits, SubscriberKind, Subscription,
+    Delivery, Doorbell, Ended, Hub, JoinError, QueueLimits, SubscriberKind, Subscription, Wake,
 };
 
-/// How long the recorder waits for a frame before it looks at its sync timer and the stop
-/// flag again.
+/// How long the recorder sleeps with nothing queued before it looks at its sync timer and
+/// the stop flag again.
 const TICK: Duration = Duration::from_millis(250);
 /// Time allowed to finish a segment a failed write left open.
 const REPAIR_TIME: Duration = Duration::from_secs(10);
@@ -110,10 +111,10 @@ impl StreamRecorder {
         }
     }
 
-    /// Subscribes to the stream in `hub` as subscriber `id`.
+    /// Subscribes to the stream in `hub` as subscriber `id`, woken on the calling thread.
     pub fn subscribe(&mut self, hub: &Hub, id: u64) -> Result<Subscription, JoinError> {
         self.dropped_seen = 0;
-        let doorbell = Arc::new(Doorbell::new(NoWake));
+        let doorbell = Arc::new(Doorbell::new(Unpark(thread::current())));
         hub.subscribe(
             &self.stream,
             id,
@@ -130,10 +131,10 @@ impl StreamRecorder {
         while !stop.load(Ordering::SeqCst) {
             let mut subscription = match self.subscribe(hub, next_id()) {
                 Ok(subscription) => subscription,
-                Err(e) => {
-                    // Recorders are not players, which is all the hub refuses today.
-                    warn!("recording {}: the hub refused it: {e:?}", self.stream);
-                    std::thread::sleep(Duration::from_secs(1));
+                Err(JoinError::TooManyPlayers { .. }) => {
+                    // Recorders are not players, so this cannot happen; wait and try again.
+                    warn!("recording {}: the hub refused it", self.stream);
+                    thread::sleep(Duration::from_secs(1));
                     continue;
                 }
             };
@@ -159,16 +160,31 @@ impl StreamRecorder {
         info!("recording {} stopped", self.stream);
     }
 
-    /// Takes deliveries until `stop` is set or the hub ends the subscription.
+    /// Takes deliveries until `stop` is set or the hub ends the subscription; with nothing
+    /// queued, the thread sleeps until the hub rings its doorbell or `TICK` passes.
     fn follow(&mut self, subscription: &mut Subscription, stop: &AtomicBool) -> Option<Ended> {
         while !stop.load(Ordering::SeqCst) {
-            match subscription.wait(TICK) {
-                Ok(Some(delivery)) => self.take(delivery, Instant::now()),
-                Ok(None) => self.idle(Instant::now()),
+            match subscription.try_next() {
+                Ok(Some(delivery)) => {
+                    let now = Instant::now();
+                    self.take(delivery, now);
+                    self.note_drops(subscription.frames_dropped());
+                    self.sync_if_due(now);
+                    continue;
+                }
+                Ok(None) => {}
                 Err(ended) => return Some(ended),
             }
+            subscription.doorbell().arm();
+            // Once more after arming: a delivery between the look and the arming rang nobody.
+            if subscription.is_empty() && subscription.eviction().is_none() {
+                thread::park_timeout(TICK);
+            }
+            subscription.doorbell().disarm();
+            let now = Instant::now();
             self.note_drops(subscription.frames_dropped());
-            self.sync_if_due(Instant::now());
+            self.sync_if_due(now);
+            self.idle(now);
         }
         None
     }
@@ -482,6 +498,15 @@ impl StreamRecorder {
         if let Some(file) = &mut self.file {
             file.sync(Instant::now()).expect("sync");
         }
+    }
+}
+
+/// Wakes a recorder's thread, parked while its queue is empty.
+struct Unpark(thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(&self) {
+        self.0.unpark();
     }
 }
 
