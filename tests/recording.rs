@@ -713,7 +713,19 @@ fn run_rtmpsd(
     if as_nobody {
         command.uid(NOBODY).gid(NOBODY);
     }
-    let mut child = command.spawn().expect("start rtmpsd");
+    // A copy just written may be held open by a child another test thread forked in that
+    // moment (until its exec closes it): exec then fails with ETXTBSY for a little while.
+    let mut tries = 0;
+    let mut child = loop {
+        match command.spawn() {
+            Ok(child) => break child,
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("cannot start {}: {e}", program.display()),
+        }
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
