@@ -262,6 +262,15 @@ pub fn prepare(settings: RecordSettings) -> Result<PreparedRecording, RecordErro
             .unwrap_or_default(),
         mib(recorded)
     );
+    if space.free < keep_free {
+        warn!(
+            "recording: the disk of {} has {:.0} MiB free, under the {:.0} MiB it keeps free: \
+             the oldest recordings are deleted to make room",
+            dir.display(),
+            mib(space.free),
+            mib(keep_free)
+        );
+    }
     let deletions = budget.enforce(SystemTime::now(), Some(space.free));
     log_deletions(&deletions, &budget);
     Ok(PreparedRecording { settings, budget })
