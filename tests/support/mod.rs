@@ -780,8 +780,8 @@ impl Publisher {
             opts.codec != VideoCodec::H264 || (opts.audio && opts.audio_codec == AudioCodec::Opus);
         if enhanced && !ffmpeg.supports_hevc_flv() {
             panic!(
-                "{} cannot send {:?}/{:?} over RTMP (its flv muxer predates enhanced RTMP); \
-                 use Ffmpeg::Modern",
+                "{} cannot send HEVC, AV1 or Opus over RTMP (its flv muxer predates enhanced \
+                 RTMP; asked for {:?} with {:?}); use Ffmpeg::Modern",
                 ffmpeg.label(),
                 opts.codec,
                 opts.audio_codec
