@@ -182,7 +182,9 @@ impl SegmentFile {
     pub fn sync(&mut self, now: Instant) -> io::Result<()> {
         self.drain()?;
         self.file.sync_data()?;
-        self.last_sync = now;
+        // From when the sync ended: a card that takes seconds to sync must not be asked to
+        // sync again at once (a recorder that only syncs would never catch up).
+        self.last_sync = now.max(Instant::now());
         // Written once and read rarely: drop it from the page cache, where it would push out
         // what the box needs (a no-op on filesystems that ignore it).
         let len = libc::off_t::try_from(self.written).unwrap_or(libc::off_t::MAX);
