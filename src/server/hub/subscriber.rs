@@ -74,12 +74,12 @@ impl Subscriber {
         let is_video = frame.kind == FrameKind::Video;
         if is_video && self.needs_keyframe && !frame.keyframe && !frame.sequence_header {
             self.dropped += 1;
-            self.state.dropped_one();
+            self.state.dropped_one(frame.timestamp);
             return self.still_in_time(now);
         }
         let limits = self.state.limits();
         if self.state.queued_bytes() + frame.len() > limits.bytes {
-            return self.fell_behind(is_video, now);
+            return self.fell_behind(frame, now);
         }
         self.state.add(frame.len());
         match self.tx.try_send(Delivery::Frame(frame.clone())) {
@@ -93,7 +93,7 @@ impl Subscriber {
             }
             Err(TrySendError::Full(_)) => {
                 self.state.take(frame.len());
-                self.fell_behind(is_video, now)
+                self.fell_behind(frame, now)
             }
             Err(TrySendError::Disconnected(_)) => Offered::Closed,
         }
@@ -119,10 +119,10 @@ impl Subscriber {
         }
     }
 
-    fn fell_behind(&mut self, is_video: bool, now: Instant) -> Offered {
+    fn fell_behind(&mut self, frame: &Frame, now: Instant) -> Offered {
         self.dropped += 1;
-        self.state.dropped_one();
-        if is_video {
+        self.state.dropped_one(frame.timestamp);
+        if frame.kind == FrameKind::Video {
             self.needs_keyframe = true;
         }
         self.behind_since.get_or_insert(now);

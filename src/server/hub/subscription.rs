@@ -101,6 +101,12 @@ impl Subscription {
         self.state.frames_dropped()
     }
 
+    /// The timestamp of the last frame the hub did not queue for this subscriber, if any:
+    /// the recorder says how much media it lost once it writes past it.
+    pub fn last_dropped(&self) -> Option<crate::rtmp::Timestamp> {
+        self.state.last_dropped()
+    }
+
     /// The eviction, if the hub has cut this subscriber off.
     pub fn eviction(&self) -> Option<Eviction> {
         self.state.eviction()

@@ -58,8 +58,9 @@ impl RecorderSetup {
 /// Frames lost while the recorder was behind, not yet logged.
 struct Loss {
     frames: u64,
-    /// The timestamp of the last frame written before the loss.
-    after: Option<Timestamp>,
+    /// The timestamp of the last frame the hub dropped: the loss is over once a keyframe
+    /// after it is written.
+    until: Option<Timestamp>,
 }
 
 /// One stream's recorder.
@@ -76,7 +77,9 @@ pub struct StreamRecorder {
     /// The subscription's drop count already accounted for.
     dropped_seen: u64,
     loss: Option<Loss>,
+    /// The last frame written, and the last video frame written, in this segment.
     last_written: Option<Timestamp>,
+    last_video: Option<Timestamp>,
     /// A frame too long for an FLV tag was reported.
     too_long_logged: bool,
     /// When the budget was last kept while idle.
@@ -106,6 +109,7 @@ impl StreamRecorder {
             dropped_seen: 0,
             loss: None,
             last_written: None,
+            last_video: None,
             too_long_logged: false,
             idle_budget_at: Instant::now(),
         }
@@ -142,15 +146,15 @@ impl StreamRecorder {
             drop(subscription);
             match ended {
                 Some(Ended::Evicted(eviction)) => {
+                    // Its losses are counted already; the segment's end reports the last.
+                    self.end_segment(SegmentEnd::Evicted, Instant::now());
                     warn!(
-                        "recording {}: the disk stayed behind for {:.1} s ({} frames \
-                         dropped); starting over at the next keyframe",
+                        "recording {}: behind for {:.1} s ({} frames lost since it joined), the \
+                         hub cut the recorder off; starting over at the next keyframe",
                         self.stream,
                         eviction.behind.as_secs_f64(),
                         eviction.dropped
                     );
-                    self.counters.dropped(eviction.dropped);
-                    self.end_segment(SegmentEnd::Evicted, Instant::now());
                 }
                 Some(Ended::Removed) => self.end_segment(SegmentEnd::Evicted, Instant::now()),
                 None => {}
@@ -168,12 +172,15 @@ impl StreamRecorder {
                 Ok(Some(delivery)) => {
                     let now = Instant::now();
                     self.take(delivery, now);
-                    self.note_drops(subscription.frames_dropped());
+                    self.note_drops(subscription);
                     self.sync_if_due(now);
                     continue;
                 }
                 Ok(None) => {}
-                Err(ended) => return Some(ended),
+                Err(ended) => {
+                    self.note_drops(subscription);
+                    return Some(ended);
+                }
             }
             subscription.doorbell().arm();
             // Once more after arming: a delivery between the look and the arming rang nobody.
@@ -182,7 +189,7 @@ impl StreamRecorder {
             }
             subscription.doorbell().disarm();
             let now = Instant::now();
-            self.note_drops(subscription.frames_dropped());
+            self.note_drops(subscription);
             self.sync_if_due(now);
             self.idle(now);
         }
@@ -202,7 +209,7 @@ impl StreamRecorder {
     pub fn pump(&mut self, subscription: &mut Subscription, now: Instant) -> Result<(), Ended> {
         while let Some(delivery) = subscription.try_next()? {
             self.take(delivery, now);
-            self.note_drops(subscription.frames_dropped());
+            self.note_drops(subscription);
         }
         self.sync_if_due(now);
         Ok(())
@@ -248,7 +255,8 @@ impl StreamRecorder {
     }
 
     /// Counts frames the hub dropped for this recorder since the last look.
-    fn note_drops(&mut self, dropped: u64) {
+    fn note_drops(&mut self, subscription: &Subscription) {
+        let dropped = subscription.frames_dropped();
         let new = dropped.saturating_sub(self.dropped_seen);
         self.dropped_seen = dropped;
         if new == 0 {
@@ -256,29 +264,41 @@ impl StreamRecorder {
         }
         let loss = self.loss.get_or_insert(Loss {
             frames: 0,
-            after: self.last_written,
+            until: None,
         });
         loss.frames += new;
+        loss.until = subscription.last_dropped().or(loss.until);
     }
 
-    /// Logs the loss, if any, now that writing goes on at `resumed` (or the segment ended).
-    fn report_loss(&mut self, resumed: Option<Timestamp>) {
+    /// Whether writing `frame` ends the loss: it is past the last frame dropped and decodes
+    /// on its own (a keyframe, or any frame of a stream without video).
+    fn resumes(&self, frame: &Frame) -> bool {
+        let Some(loss) = &self.loss else {
+            return false;
+        };
+        let past = loss
+            .until
+            .is_none_or(|until| frame.timestamp.since(until) > 0);
+        let whole = frame.keyframe || (frame.kind == FrameKind::Audio && self.last_video.is_none());
+        past && whole
+    }
+
+    /// Logs the loss, if any: `gap` is the media time between the last frame written before
+    /// it and the one writing goes on from (`None`: the segment ended first).
+    fn report_loss(&mut self, gap: Option<i32>) {
         let Some(loss) = self.loss.take() else {
             return;
         };
         self.counters.dropped(loss.frames);
-        let span = match (loss.after, resumed) {
-            (Some(after), Some(resumed)) => format!(
-                " ({:.1} s of media)",
-                f64::from(resumed.since(after).max(0)) / 1000.0
-            ),
-            _ => String::new(),
+        let span = match gap {
+            Some(ms) => format!(" ({:.1} s of media)", f64::from(ms.max(0)) / 1000.0),
+            None => String::new(),
         };
         warn!(
             "recording {}: the disk fell behind; {} frames lost{span}, {}",
             self.stream,
             loss.frames,
-            if resumed.is_some() {
+            if gap.is_some() {
                 "going on from a keyframe"
             } else {
                 "the segment ended"
@@ -357,10 +377,18 @@ impl StreamRecorder {
         self.segmenter.wrote(header.total_len());
         self.counters.add_bytes(header.total_len());
         self.counters.add_frame();
-        if frame.keyframe && self.loss.is_some() {
-            self.report_loss(Some(frame.timestamp));
+        if self.resumes(frame) {
+            let before = match frame.kind {
+                FrameKind::Video => self.last_video,
+                _ => self.last_written,
+            };
+            let gap = before.map(|b| frame.timestamp.since(b));
+            self.report_loss(Some(gap.unwrap_or(0)));
         }
         self.last_written = Some(frame.timestamp);
+        if frame.kind == FrameKind::Video {
+            self.last_video = Some(frame.timestamp);
+        }
         self.sync_if_due(now);
     }
 
@@ -431,6 +459,7 @@ impl StreamRecorder {
     fn close_file(&mut self, end: SegmentEnd, _now: Instant) {
         self.report_loss(None);
         self.last_written = None;
+        self.last_video = None;
         let Some(file) = self.file.take() else {
             return;
         };
