@@ -458,7 +458,7 @@ fn replay_capture(capture: &[u8], step: usize) -> Vec<String> {
                             tag.codec, tag.packet, tag.keyframe
                         ),
                         MediaKind::Audio(tag) => {
-                            format!("audio {:?} header={}", tag.codec, tag.sequence_header)
+                            format!("audio {:?} header={}", tag.codec, tag.is_sequence_header())
                         }
                         other => format!("{other:?}"),
                     };
