@@ -523,3 +523,5 @@ fn captured_enhanced_rtmp_hevc_publish_is_recognised() {
         .expect("a video frame");
     assert_eq!(first_frame, "video Hevc Frame key=true");
 }
+
+mod enhanced;
