@@ -12,6 +12,7 @@
 mod delivery;
 mod error;
 mod eviction;
+mod frame_tracks;
 mod limits;
 mod publication;
 mod queue_state;
@@ -20,6 +21,7 @@ mod stream;
 mod stream_stats;
 mod subscriber;
 mod subscription;
+mod track_table;
 mod wake;
 
 #[cfg(test)]
@@ -34,6 +36,7 @@ pub use stream::Stream;
 pub use stream_stats::{StreamCounts, StreamStats};
 pub use subscriber::SubscriberKind;
 pub use subscription::{Ended, Subscription};
+pub use track_table::TrackInfo;
 pub use wake::{Doorbell, NoWake, Wake};
 
 use std::collections::HashMap;
@@ -90,8 +93,9 @@ impl Hub {
             }
             state.publisher = Some(publisher);
             state.cache.clear();
+            state.tracks.clear();
             for sub in &mut state.subscribers {
-                sub.needs_keyframe = true;
+                sub.unsync();
             }
             stream.notify_all(&mut state, &Delivery::Published, Instant::now());
             stream.recount(&state);
@@ -123,14 +127,12 @@ impl Hub {
         let backlog = state.cache.snapshot();
         let (tx, rx) = crossbeam_channel::bounded(queue.len);
         let queue_state = Arc::new(QueueState::new(queue, doorbell));
-        let needs_keyframe = !state.cache.has_gop();
-        state.subscribers.push(Subscriber::new(
-            id,
-            kind,
-            tx,
-            queue_state.clone(),
-            needs_keyframe,
-        ));
+        // Video of the tracks the cached GOP starts on a keyframe flows at once; every other
+        // track waits for its next keyframe.
+        let synced = state.cache.synced_tracks();
+        state
+            .subscribers
+            .push(Subscriber::new(id, kind, tx, queue_state.clone(), synced));
         stream.recount(&state);
         let live = state.publisher.is_some();
         drop(state);
@@ -171,6 +173,7 @@ impl Registry {
             }
             state.publisher = None;
             state.cache.clear();
+            state.tracks.clear();
             stream.notify_all(&mut state, &Delivery::Unpublished, now);
             stream.recount(&state);
         }

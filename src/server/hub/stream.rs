@@ -10,10 +10,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::delivery::Delivery;
+use super::frame_tracks::FrameTracks;
 use super::limits::HubLimits;
 use super::start_cache::StartCache;
 use super::stream_stats::StreamStats;
 use super::subscriber::{Offered, Subscriber, SubscriberKind};
+use super::track_table::{TrackInfo, TrackTable};
 use crate::server::frame::Frame;
 
 /// What a stream holds under its lock.
@@ -23,6 +25,8 @@ pub(super) struct StreamState {
     pub(super) publisher: Option<u64>,
     pub(super) cache: StartCache,
     pub(super) subscribers: Vec<Subscriber>,
+    /// The tracks of the current publication and their codecs.
+    pub(super) tracks: TrackTable,
 }
 
 /// One stream, live or waited for.
@@ -63,11 +67,21 @@ impl Stream {
     /// Returns the size the current GOP would have reached when this frame made it too
     /// long for the GOP cache (once per GOP), so the caller can log it.
     pub fn push(&self, frame: Frame, now: Instant) -> Option<usize> {
+        let tracks = FrameTracks::of(&frame);
         let mut state = self.lock();
         self.stats.pushed(frame.len());
-        let overflow = state.cache.take(&frame, self.limits.gop_cache_bytes);
-        self.offer_all(&mut state, |sub| sub.offer(&frame, now));
+        state.tracks.observe(&frame, &tracks);
+        let overflow = state
+            .cache
+            .take(&frame, &tracks, self.limits.gop_cache_bytes);
+        self.offer_all(&mut state, |sub| sub.offer(&frame, &tracks, now));
         overflow
+    }
+
+    /// The audio and video tracks of the current publication with their codecs, video first
+    /// (one track, id 0, of each kind for a legacy stream; none before media arrives).
+    pub fn tracks(&self) -> Vec<TrackInfo> {
+        self.lock().tracks.list()
     }
 
     /// Locks the state. A panicking worker must not take the stream down with it; the state

@@ -332,3 +332,5 @@ fn wait_blocks_until_a_frame_comes_or_times_out() {
     assert!(matches!(got, Some(Delivery::Frame(f)) if f.timestamp == Timestamp(7)));
     drop(pusher.join());
 }
+
+mod multitrack;
