@@ -49,8 +49,7 @@ impl FrameTracks {
             FrameKind::Audio => match inspect_audio(&frame.payload) {
                 Ok(tag) => (
                     tag.tracks,
-                    (tag.packet == AudioPacket::MultichannelConfig)
-                        .then_some(Config::Channels),
+                    (tag.packet == AudioPacket::MultichannelConfig).then_some(Config::Channels),
                 ),
                 Err(_) => (legacy, None),
             },
