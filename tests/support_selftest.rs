@@ -273,23 +273,18 @@ Output #0, null, to 'pipe:':
 #[test]
 fn input_streams_lists_every_input_track_and_no_output_one() {
     let lines: Vec<String> = FFMPEG9_PLAY_MULTITRACK.lines().map(str::to_owned).collect();
-    let kinds: Vec<(String, String, Option<(u32, u32)>)> = input_streams(&lines)
-        .into_iter()
-        .map(
-            |InputStream {
-                 kind,
-                 codec,
-                 resolution,
-             }| (kind, codec, resolution),
-        )
-        .collect();
+    let stream = |kind: &str, codec: &str, resolution| InputStream {
+        kind: kind.to_owned(),
+        codec: codec.to_owned(),
+        resolution,
+    };
     assert_eq!(
-        kinds,
+        input_streams(&lines),
         [
-            ("Video".into(), "h264".into(), Some((320, 240))),
-            ("Video".into(), "h264".into(), Some((160, 120))),
-            ("Audio".into(), "aac".into(), None),
-            ("Audio".into(), "opus".into(), None),
+            stream("Video", "h264", Some((320, 240))),
+            stream("Video", "h264", Some((160, 120))),
+            stream("Audio", "aac", None),
+            stream("Audio", "opus", None),
         ]
     );
 }
