@@ -584,6 +584,11 @@ impl ServerProcess {
     pub fn stop(mut self) -> ExitStatus {
         self.proc.stop()
     }
+
+    /// Like [`ServerProcess::stop`], keeping the handle so its logs can still be read.
+    pub fn stop_in_place(&mut self) -> ExitStatus {
+        self.proc.stop()
+    }
 }
 
 /// Video codec a [`Publisher`] encodes.
