@@ -274,7 +274,7 @@ impl Players {
     fn add(&mut self, server: &Server, n: u64) {
         let until = Instant::now() + Duration::from_secs(3600);
         for _ in 0..n {
-            let (url, stop, counts) = (server.url(), self.stop.clone(), self.counts.clone());
+            let (url, stop, counts) = (server.play_url(), self.stop.clone(), self.counts.clone());
             let i = self.threads.len();
             self.threads.push(spawn(format!("player-{i}"), move || {
                 common::play(&url, &stop, until, &counts)

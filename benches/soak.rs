@@ -87,7 +87,7 @@ struct Load {
 
 impl Load {
     /// Starts the publisher, then the steady players, then the churn threads; all end by `until`.
-    fn start(url: &RtmpUrl, s: &Settings, until: Instant, seed: u64) -> Load {
+    fn start(url: &RtmpUrl, play_url: &RtmpUrl, s: &Settings, until: Instant, seed: u64) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(LoadCounts::default());
         let mut threads = Vec::new();
@@ -110,7 +110,7 @@ impl Load {
             counts.publisher.sessions.load(Ordering::Relaxed) > 0
         });
         for i in 0..s.players {
-            let (url, stop, counts) = (url.clone(), stop.clone(), counts.clone());
+            let (url, stop, counts) = (play_url.clone(), stop.clone(), counts.clone());
             threads.push(spawn(format!("steady-{i}"), move || {
                 // A steady player that is dropped comes back (and the drop is counted).
                 while !stop.load(Ordering::Relaxed) && Instant::now() < until {
@@ -120,7 +120,7 @@ impl Load {
             }));
         }
         for i in 0..s.churners {
-            let (url, stop, counts) = (url.clone(), stop.clone(), counts.clone());
+            let (url, stop, counts) = (play_url.clone(), stop.clone(), counts.clone());
             threads.push(spawn(format!("churn-{i}"), move || {
                 let mut rng = Rng::new(seed ^ (i + 1));
                 while !stop.load(Ordering::Relaxed) && Instant::now() < until {
@@ -276,7 +276,14 @@ fn main() {
     );
 
     let url = server.url();
-    let warm = Load::start(&url, &s, Instant::now() + s.warmup + DRAIN_TIMEOUT, 1);
+    let play_url = server.play_url();
+    let warm = Load::start(
+        &url,
+        &play_url,
+        &s,
+        Instant::now() + s.warmup + DRAIN_TIMEOUT,
+        1,
+    );
     thread::sleep(s.warmup);
     let under_warmup = sample(pid).unwrap_or(cold);
     let warm_counts = warm.finish();
@@ -305,7 +312,7 @@ fn main() {
     print_header();
     let soak_started = Instant::now();
     let soak_end = soak_started + s.soak;
-    let load = Load::start(&url, &s, soak_end + DRAIN_TIMEOUT, 2);
+    let load = Load::start(&url, &play_url, &s, soak_end + DRAIN_TIMEOUT, 2);
     let mut points = Vec::new();
     let mut next_sample = soak_started + s.sample_every;
     let mut server_died = false;

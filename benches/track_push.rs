@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use rtmpsd::rtmp::Timestamp;
 use rtmpsd::rtmp::media::inspect_video;
 use rtmpsd::server::frame::{Frame, FrameKind};
-use rtmpsd::server::hub::{Doorbell, Hub, HubLimits, NoWake, QueueLimits, SubscriberKind};
+use rtmpsd::server::hub::{
+    Doorbell, Hub, HubLimits, NoWake, PublisherInfo, QueueLimits, SubscriberKind,
+};
 
 const ITERATIONS: u32 = 200_000;
 const PLAYERS: u64 = 16;
@@ -64,7 +66,18 @@ fn time_push(payload: &[u8]) -> f64 {
         gop_cache_bytes: 1 << 20,
         max_players: 64,
     });
-    let publication = hub.publish("live/bench", 0).expect("publish");
+    let publisher = PublisherInfo {
+        id: 0,
+        peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1935)),
+    };
+    let (publication, _) = hub
+        .publish(
+            "live/bench",
+            publisher,
+            Arc::new(Doorbell::new(NoWake)),
+            false,
+        )
+        .expect("publish");
     let queue = QueueLimits {
         len: 256,
         bytes: 64 << 20,

@@ -7,15 +7,18 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
+use crate::key_spec::{PublishKey, check_key, check_name};
 use crate::rtmp::amf0::AmfLimits;
 use crate::rtmp::chunk::ChunkLimits;
 use crate::rtmp::session::SessionConfig;
 
 /// rtmpsd: RTMPS ingest and fan-out server for small boards.
 #[derive(FromArgs, Debug)]
+#[argh(help_triggers("-h", "--help", "help"))]
 pub struct Args {
-    /// address of the RTMPS (TLS) listener (default 0.0.0.0:1936)
-    #[argh(option, default = "SocketAddr::from(([0, 0, 0, 0], 1936))")]
+    /// address of the RTMPS (TLS) listener (default [::]:1936: IPv6 and IPv4, or 0.0.0.0:1936
+    /// on a host without IPv6)
+    #[argh(option, default = "DEFAULT_LISTEN")]
     pub listen: SocketAddr,
     /// address of a plain-RTMP listener; off unless given
     #[argh(option)]
@@ -29,13 +32,15 @@ pub struct Args {
     /// folder for the generated certificate and publish key (default ./rtmpsd-state)
     #[argh(option, default = "PathBuf::from(\"rtmpsd-state\")")]
     pub state_dir: PathBuf,
-    /// stream key that may publish (repeatable); without any, one is made and kept in --state-dir
+    /// NAME=KEY: KEY publishes the stream NAME, played as live/NAME (repeatable); a bare KEY
+    /// publishes the stream named `stream`; without any, one is made and kept in --state-dir
     #[argh(option)]
-    pub publish_key: Vec<String>,
+    pub publish_key: Vec<PublishKey>,
     /// key players must give as `?key=` after the stream name (repeatable); playing is open without
     #[argh(option)]
     pub play_key: Vec<String>,
-    /// file with publish keys, one per line (`#` starts a comment); keeps keys off the command line
+    /// file with publish keys, one `[NAME=]KEY` per line (`#` starts a comment); keeps keys off
+    /// the command line
     #[argh(option)]
     pub publish_keys_file: Option<PathBuf>,
     /// file with play keys, one per line, like --publish-keys-file
@@ -47,6 +52,22 @@ pub struct Args {
     /// most connections from one source address (default 32)
     #[argh(option, default = "32")]
     pub max_connections_per_ip: usize,
+    /// most player connections at once, below --max-connections so publishers always have
+    /// room (default: --max-connections less an eighth, at least 1, kept for publishers)
+    #[argh(option)]
+    pub max_players: Option<usize>,
+    /// seconds a player may wait for a stream that is not live before it gets
+    /// NetStream.Play.StreamNotFound and is closed (default 30)
+    #[argh(option, default = "30")]
+    pub play_wait_secs: u64,
+    /// application name publishers and players use, as in rtmps://HOST/APP/NAME (repeatable;
+    /// default live)
+    #[argh(option)]
+    pub app: Vec<String>,
+    /// on: a publisher with a valid key for a live stream takes it over at once (a camera
+    /// that reconnects before its old connection timed out); off: it is refused (default on)
+    #[argh(option, default = "Switch::On")]
+    pub publisher_takeover: Switch,
     /// log level: error, warn, info, debug, trace (default info; RUST_LOG overrides)
     #[argh(option, default = "String::from(\"info\")")]
     pub log: String,
@@ -81,7 +102,25 @@ pub struct Args {
     /// stack size of each session thread, in KiB (default 256)
     #[argh(option, default = "256")]
     pub worker_stack_kib: usize,
+    /// print the version and exit
+    #[argh(switch, short = 'V')]
+    pub version: bool,
+    /// address of the HTTP listener for /metrics, /api/v1/streams and the status page;
+    /// off unless given
+    #[argh(option)]
+    pub http_listen: Option<SocketAddr>,
+    /// token the HTTP listener requires (`Authorization: Bearer TOKEN` or `?token=TOKEN`);
+    /// needed when --http-listen is not a loopback address
+    #[argh(option)]
+    pub http_token: Option<String>,
+    /// file whose first line is the HTTP token, like --http-token but off the command line
+    #[argh(option)]
+    pub http_token_file: Option<PathBuf>,
 }
+
+/// The default RTMPS listener: every address, IPv6 and (dual-stack) IPv4.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 1936);
 
 /// Largest `--max-message-kib`: the RTMP message length field is 24 bits.
 const MAX_MESSAGE_KIB: u32 = 16_383;
@@ -95,6 +134,74 @@ fn chunk_limits(max_message_kib: u32) -> ChunkLimits {
         max_buffered_bytes: max_message_len as usize + (1 << 20),
         ..ChunkLimits::default()
     }
+}
+
+/// Shortest HTTP token accepted.
+pub const MIN_HTTP_TOKEN_LEN: usize = 12;
+/// Longest HTTP token accepted.
+pub const MAX_HTTP_TOKEN_LEN: usize = 128;
+
+/// The operator's HTTP listener: where, and the token it requires (if any).
+#[derive(Clone)]
+pub struct HttpSettings {
+    /// Listener address.
+    pub listen: SocketAddr,
+    /// The token every request must carry; `None` only on a loopback address.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a secret: say only whether there is one.
+        f.debug_struct("HttpSettings")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// Checks the HTTP flags: a token is required off loopback, and must look like one.
+fn http_settings(
+    listen: Option<SocketAddr>,
+    token: Option<String>,
+    token_file: Option<&std::path::Path>,
+) -> Result<Option<HttpSettings>, String> {
+    let token = match (token, token_file) {
+        (Some(_), Some(_)) => return Err("give --http-token or --http-token-file, not both".into()),
+        (Some(t), None) => Some(t),
+        (None, Some(path)) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(text.lines().next().unwrap_or_default().trim().to_string())
+        }
+        (None, None) => None,
+    };
+    let Some(listen) = listen else {
+        if token.is_some() {
+            return Err("--http-token and --http-token-file need --http-listen".into());
+        }
+        return Ok(None);
+    };
+    if let Some(token) = &token {
+        // URL-unreserved characters only, so `?token=` needs no escaping on a phone.
+        if !(MIN_HTTP_TOKEN_LEN..=MAX_HTTP_TOKEN_LEN).contains(&token.len())
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        {
+            return Err(format!(
+                "the http token must be {MIN_HTTP_TOKEN_LEN}-{MAX_HTTP_TOKEN_LEN} characters \
+                 from A-Z, a-z, 0-9 and - . _ ~"
+            ));
+        }
+    }
+    if token.is_none() && !listen.ip().to_canonical().is_loopback() {
+        return Err(format!(
+            "--http-listen {listen} is not a loopback address: give --http-token or \
+             --http-token-file too, or anyone who reaches it sees the streams and publishers"
+        ));
+    }
+    Ok(Some(HttpSettings { listen, token }))
 }
 
 /// Which AEAD the server prefers, whatever order the client offers.
@@ -113,6 +220,26 @@ impl FromStr for CipherOrder {
             "chacha" | "chacha20" => Ok(CipherOrder::ChaCha),
             "aes" | "aes-gcm" => Ok(CipherOrder::Aes),
             other => Err(format!("unknown cipher order {other:?}: use chacha or aes")),
+        }
+    }
+}
+
+/// An on/off flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+impl FromStr for Switch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "on" | "true" | "yes" => Ok(Switch::On),
+            "off" | "false" | "no" => Ok(Switch::Off),
+            other => Err(format!("{other:?} is not on or off")),
         }
     }
 }
@@ -138,6 +265,10 @@ pub struct Limits {
     pub slow_player: Duration,
     /// Players per stream.
     pub max_players_per_stream: usize,
+    /// Player connections in all.
+    pub max_players: usize,
+    /// Time a player may wait for a stream that is not live.
+    pub play_wait: Duration,
     /// Plaintext bytes read from the socket per step (the worker's fixed input buffer).
     pub read_buffer: usize,
     /// Encrypted bytes a session may hold unsent.
@@ -159,7 +290,9 @@ impl Default for Limits {
             player_queue_len: 128,
             player_queue_bytes: 8 << 20,
             slow_player: Duration::from_secs(10),
-            max_players_per_stream: 1000,
+            max_players_per_stream: 224,
+            max_players: 224,
+            play_wait: Duration::from_secs(30),
             // Plenty for a publisher at tens of Mbit/s; a player's input is a few acks.
             read_buffer: 8 * 1024,
             tls_out_bytes: 256 * 1024,
@@ -180,16 +313,22 @@ pub struct Config {
     pub cert: Option<(PathBuf, PathBuf)>,
     /// State folder.
     pub state_dir: PathBuf,
-    /// Publish keys from the command line (empty: use or make the stored one).
-    pub publish_keys: Vec<String>,
+    /// Publish keys and their streams (empty: use or make the stored one).
+    pub publish_keys: Vec<PublishKey>,
     /// Play keys (empty: playing is open).
     pub play_keys: Vec<String>,
     /// Cipher preference.
     pub cipher_order: CipherOrder,
     /// Log filter.
     pub log: String,
+    /// Application names accepted.
+    pub apps: Vec<String>,
+    /// Whether a new publisher takes a live stream over.
+    pub takeover: bool,
     /// Every limit.
     pub limits: Limits,
+    /// The operator's HTTP listener, if asked for.
+    pub http: Option<HttpSettings>,
 }
 
 impl Config {
@@ -227,24 +366,47 @@ impl Config {
         }
         let mut publish_keys = args.publish_key;
         if let Some(path) = &args.publish_keys_file {
-            publish_keys.extend(read_keys(path)?);
+            for line in read_keys(path)? {
+                publish_keys.push(
+                    line.parse()
+                        .map_err(|e| format!("{}: {e}", path.display()))?,
+                );
+            }
         }
         let mut play_keys = args.play_key;
         if let Some(path) = &args.play_keys_file {
             play_keys.extend(read_keys(path)?);
         }
-        for key in publish_keys.iter().chain(&play_keys) {
-            if key.is_empty()
-                || key.len() > 128
-                || !key
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'/')
-            {
-                return Err(
-                    "keys must be 1-128 printable ASCII characters without '?' or '/'".into(),
-                );
-            }
+        for key in &play_keys {
+            check_key(key).map_err(|e| format!("play key: {e}"))?;
         }
+        check_keys_are_not_names(&publish_keys, &play_keys)?;
+        let apps = if args.app.is_empty() {
+            vec![DEFAULT_APP.to_string()]
+        } else {
+            args.app
+        };
+        for app in &apps {
+            check_name(app).map_err(|e| format!("--app: {e}"))?;
+        }
+        // Publishers keep an eighth of the connections (at least one).
+        let reserve = (args.max_connections / 8).max(1);
+        let max_players = args
+            .max_players
+            .unwrap_or(args.max_connections.saturating_sub(reserve).max(1));
+        if max_players == 0 || (max_players >= args.max_connections && args.max_connections > 1) {
+            return Err(format!(
+                "--max-players {max_players} must be in 1..{}: below --max-connections {}, \
+                 so publishers always have room",
+                args.max_connections, args.max_connections
+            ));
+        }
+        positive("play-wait-secs", args.play_wait_secs)?;
+        let http = http_settings(
+            args.http_listen,
+            args.http_token,
+            args.http_token_file.as_deref(),
+        )?;
         let session = SessionConfig {
             chunk: chunk_limits(args.max_message_kib),
             amf: AmfLimits::default(),
@@ -259,7 +421,9 @@ impl Config {
             player_queue_len: args.player_queue,
             player_queue_bytes: args.player_queue_kib * 1024,
             slow_player: Duration::from_secs(args.slow_player_secs),
-            max_players_per_stream: args.max_connections,
+            max_players_per_stream: max_players,
+            max_players,
+            play_wait: Duration::from_secs(args.play_wait_secs),
             worker_stack: args.worker_stack_kib * 1024,
             tls_out_bytes: args.tls_out_kib * 1024,
             session,
@@ -274,9 +438,34 @@ impl Config {
             play_keys,
             cipher_order: args.cipher_order,
             log: args.log,
+            apps,
+            takeover: args.publisher_takeover == Switch::On,
             limits,
+            http,
         })
     }
+}
+
+/// The application name used when none is configured.
+pub const DEFAULT_APP: &str = "live";
+
+/// Refuses a publish or play key that is also a stream name: names are public.
+fn check_keys_are_not_names(publish: &[PublishKey], play: &[String]) -> Result<(), String> {
+    let is_name = |key: &str| publish.iter().any(|p| p.stream == key);
+    for (i, entry) in publish.iter().enumerate() {
+        if is_name(&entry.key) {
+            return Err(format!(
+                "publish key {} (for stream {}) is also a stream name: names are public, \
+                 so that key would be too",
+                i + 1,
+                entry.stream
+            ));
+        }
+    }
+    if play.iter().any(|k| is_name(k)) {
+        return Err("a play key is also a stream name: names are public".into());
+    }
+    Ok(())
 }
 
 /// Reads keys from a file: one per line, blank lines and `#` comments skipped.
@@ -304,11 +493,38 @@ mod tests {
     }
 
     #[test]
-    fn defaults_listen_on_1936_with_no_plain_listener() {
+    fn defaults_listen_on_every_address_port_1936_with_no_plain_listener() {
         let config = parse(&[]).unwrap();
-        assert_eq!(config.listen, SocketAddr::from(([0, 0, 0, 0], 1936)));
+        assert_eq!(config.listen, "[::]:1936".parse().unwrap());
         assert!(config.rtmp_listen.is_none());
         assert!(config.publish_keys.is_empty());
+    }
+
+    #[test]
+    fn version_is_a_switch_with_a_short_form() {
+        for flag in ["--version", "-V"] {
+            let args = Args::from_args(&["rtmpsd"], &[flag]).expect(flag);
+            assert!(args.version, "{flag}");
+        }
+        assert!(!Args::from_args(&["rtmpsd"], &[]).unwrap().version);
+    }
+
+    #[test]
+    fn help_comes_with_dash_h_too_and_exits_successfully() {
+        for flag in ["-h", "--help", "help"] {
+            let early = Args::from_args(&["rtmpsd"], &[flag]).expect_err(flag);
+            assert!(early.status.is_ok(), "{flag} is no error");
+            assert!(
+                early.output.contains("--listen"),
+                "{flag}: {}",
+                early.output
+            );
+            assert!(
+                early.output.contains("--version"),
+                "{flag}: {}",
+                early.output
+            );
+        }
     }
 
     #[test]
@@ -317,7 +533,8 @@ mod tests {
         std::fs::write(&path, "# cameras\nalpha\n\n  beta  # the spare\n").unwrap();
         let file = path.to_str().unwrap();
         let config = parse(&["--publish-key", "gamma", "--publish-keys-file", file]).unwrap();
-        assert_eq!(config.publish_keys, vec!["gamma", "alpha", "beta"]);
+        let keys: Vec<&str> = config.publish_keys.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(keys, vec!["gamma", "alpha", "beta"]);
         std::fs::write(&path, "# nothing\n").unwrap();
         assert!(
             parse(&["--play-keys-file", file])
@@ -330,10 +547,52 @@ mod tests {
     #[test]
     fn bad_keys_and_half_given_certificates_are_refused() {
         assert!(parse(&["--publish-key", "a?b"]).is_err());
+        assert!(parse(&["--play-key", "a&b"]).is_err());
+        assert!(
+            parse(&["--publish-key", "cam=cam"]).is_err(),
+            "a key that is a name"
+        );
+        assert!(parse(&["--publish-key", "cam=k", "--play-key", "cam"]).is_err());
+        assert!(parse(&["--app", "li/ve"]).is_err());
         assert!(parse(&["--publish-key", ""]).is_err());
         assert!(parse(&["--cert", "c.pem"]).is_err());
         assert!(parse(&["--max-connections", "0"]).is_err());
         assert!(parse(&["--cipher-order", "des"]).is_err());
+    }
+
+    #[test]
+    fn publish_keys_name_their_stream_and_bare_keys_publish_stream() {
+        let config = parse(&["--publish-key", "cam1=k1", "--publish-key", "k2"]).unwrap();
+        let pairs: Vec<(&str, &str)> = config
+            .publish_keys
+            .iter()
+            .map(|k| (k.stream.as_str(), k.key.as_str()))
+            .collect();
+        assert_eq!(pairs, [("cam1", "k1"), ("stream", "k2")]);
+        assert_eq!(config.apps, ["live"]);
+        assert!(config.takeover);
+        assert!(!parse(&["--publisher-takeover", "off"]).unwrap().takeover);
+    }
+
+    #[test]
+    fn players_leave_room_for_publishers() {
+        let limits = parse(&[]).unwrap().limits;
+        assert_eq!((limits.max_players, limits.play_wait.as_secs()), (224, 30));
+        assert_eq!(
+            parse(&["--max-connections", "3"])
+                .unwrap()
+                .limits
+                .max_players,
+            2
+        );
+        assert!(parse(&["--max-connections", "3", "--max-players", "3"]).is_err());
+        assert_eq!(
+            parse(&["--max-players", "10"])
+                .unwrap()
+                .limits
+                .max_players_per_stream,
+            10
+        );
     }
 
     #[test]
@@ -355,6 +614,57 @@ mod tests {
         assert!(parse(&["--max-message-kib", "16383"]).is_ok());
         assert!(parse(&["--max-message-kib", "16384"]).is_err());
         assert!(parse(&["--max-message-kib", "0"]).is_err());
+    }
+
+    #[test]
+    fn http_listener_is_off_by_default_and_open_on_loopback() {
+        assert!(parse(&[]).unwrap().http.is_none());
+        let http = parse(&["--http-listen", "127.0.0.1:8080"]).unwrap().http;
+        let http = http.expect("http settings");
+        assert_eq!(http.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert!(http.token.is_none());
+        assert!(parse(&["--http-listen", "[::1]:8080"]).is_ok());
+    }
+
+    #[test]
+    fn http_listener_off_loopback_needs_a_token() {
+        let err = parse(&["--http-listen", "0.0.0.0:8080"]).unwrap_err();
+        assert!(err.contains("not a loopback address"), "{err}");
+        assert!(err.contains("--http-token"), "{err}");
+        assert!(parse(&["--http-listen", "[::ffff:10.0.0.1]:80"]).is_err());
+        let http = parse(&[
+            "--http-listen",
+            "0.0.0.0:8080",
+            "--http-token",
+            "correct-horse-9",
+        ])
+        .unwrap()
+        .http
+        .unwrap();
+        assert_eq!(http.token.as_deref(), Some("correct-horse-9"));
+        // The token never shows in debug output.
+        assert!(!format!("{http:?}").contains("correct-horse"));
+    }
+
+    #[test]
+    fn http_tokens_are_checked_and_read_from_their_file() {
+        let listen = ["--http-listen", "0.0.0.0:8080"];
+        let with = |extra: &[&str]| parse(&[&listen[..], extra].concat());
+        assert!(with(&["--http-token", "short"]).is_err());
+        assert!(with(&["--http-token", "has a space in it"]).is_err());
+        assert!(with(&["--http-token", "needs&escaping"]).is_err());
+        assert!(with(&["--http-token", "Fine-token_1.2~"]).is_ok());
+        assert!(
+            parse(&["--http-token", "correct-horse-9"]).is_err(),
+            "token without listener"
+        );
+        let path = std::env::temp_dir().join(format!("rtmpsd-http-token-{}", std::process::id()));
+        std::fs::write(&path, "from-the-file-42\nignored\n").unwrap();
+        let file = path.to_str().unwrap();
+        let http = with(&["--http-token-file", file]).unwrap().http.unwrap();
+        assert_eq!(http.token.as_deref(), Some("from-the-file-42"));
+        assert!(with(&["--http-token-file", file, "--http-token", "correct-horse-9"]).is_err());
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -6,6 +6,13 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The filter for `--log LEVEL`: that level, with rustls held to errors. rustls warns about
+/// things healthy clients do (an IP address as SNI, which GStreamer sends on every
+/// connection), and the session's own close line says what went wrong with TLS.
+pub fn filter_for_level(level: &str) -> String {
+    format!("{level},rustls=error")
+}
+
 /// Starts logging with `filter` (env_logger syntax: `info`, `rtmpsd=debug`, ...).
 pub fn init(filter: &str) {
     env_logger::Builder::new()

@@ -5,13 +5,20 @@ use std::process::ExitCode;
 use log::{error, info, warn};
 
 use rtmpsd::config::{Args, Config};
+use rtmpsd::key_spec::{DEFAULT_STREAM_NAME, PublishKey};
 use rtmpsd::server::accept::Server;
 use rtmpsd::server::keys::{StreamKeys, stored_publish_key};
-use rtmpsd::tls;
+use rtmpsd::server::listener::Listeners;
+use rtmpsd::server::settings::Settings;
+use rtmpsd::{host, start_lines, tls};
 
 fn main() -> ExitCode {
     rtmpsd::memory::limit_malloc_arenas();
     let args: Args = argh::from_env();
+    if args.version {
+        println!("rtmpsd {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_args(args) {
         Ok(c) => c,
         Err(e) => {
@@ -19,7 +26,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
+    let filter = std::env::var("RUST_LOG")
+        .unwrap_or_else(|_| rtmpsd::logging::filter_for_level(&config.log));
     rtmpsd::logging::init(&filter);
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
@@ -31,6 +39,9 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<(), String> {
+    // The ports first: a second instance on a busy port fails here, having made nothing.
+    let listeners =
+        Listeners::bind(config.listen, config.rtmp_listen).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&config.state_dir)
         .map_err(|e| format!("state dir {}: {e}", config.state_dir.display()))?;
     let identity =
@@ -47,56 +58,74 @@ fn run(config: Config) -> Result<(), String> {
         identity.fingerprint
     );
     let mut publish_keys = config.publish_keys.clone();
+    // The stored key is printed below, on stdout only; keys the operator gave are not.
+    let mut stored_key = None;
     if publish_keys.is_empty() {
         let (key, created) = stored_publish_key(&config.state_dir)?;
         let path = config.state_dir.join("publish-key");
-        // Printed once to the operator's terminal, never to the log.
-        if created {
-            println!(
-                "rtmpsd: new publish key (kept in {}): {key}",
-                path.display()
-            );
+        let how = if created {
+            "new publish key"
         } else {
-            println!("rtmpsd: publish key from {}: {key}", path.display());
-        }
-        publish_keys.push(key);
+            "publish key"
+        };
+        println!("rtmpsd: {how}, kept in {}", path.display());
+        publish_keys.push(PublishKey {
+            stream: DEFAULT_STREAM_NAME.to_string(),
+            key: key.clone(),
+        });
+        stored_key = Some(key);
     }
     if config.rtmp_listen.is_some() {
         warn!("plain rtmp is enabled: stream keys and media cross that port unencrypted");
     }
     let keys = StreamKeys::new(&publish_keys, &config.play_keys);
-    let mut server = Server::bind(
-        config.listen,
-        config.rtmp_listen,
-        identity.config,
+    let names: Vec<String> = keys.stream_names().map(str::to_string).collect();
+    let settings = Settings {
         keys,
-        config.limits,
-    )
-    .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        limits: config.limits,
+        tls: identity.config,
+        apps: config.apps.clone(),
+        takeover: config.takeover,
+    };
+    let mut server = Server::new(listeners, settings).map_err(|e| format!("server setup: {e}"))?;
     server
         .stop_on_signals()
         .map_err(|e| format!("signal setup: {e}"))?;
     let addr = server.local_addr().map_err(|e| e.to_string())?;
-    let host = if addr.ip().is_unspecified() {
-        "<this-box>".to_string()
-    } else {
-        addr.ip().to_string()
-    };
-    info!(
-        "publish to rtmps://{host}:{}/live/<publish-key>",
-        addr.port()
-    );
-    info!(
-        "play from rtmps://{host}:{}/live/<publish-key>{}",
-        addr.port(),
-        if config.play_keys.is_empty() {
-            ""
-        } else {
-            "?key=<play-key>"
+    let hosts = start_lines::hosts_for(addr.ip(), &host::interface_addresses());
+    let app = config.apps.first().map_or("live", String::as_str);
+    for name in &names {
+        // The stored key is the default stream's; keys the operator gave are not printed.
+        let key = match &stored_key {
+            Some(key) if name == DEFAULT_STREAM_NAME => key.as_str(),
+            _ => "<your publish key>",
+        };
+        let lines = start_lines::stream_lines(
+            &hosts,
+            addr.port(),
+            app,
+            name,
+            key,
+            !config.play_keys.is_empty(),
+        );
+        for line in lines {
+            // Carries the publish key: the operator's terminal only, never the log.
+            println!("{line}");
         }
-    );
-    if let Some(plain) = server.rtmp_addr() {
-        info!("plain: rtmp://{host}:{}/live/...", plain.port());
     }
+    if config.cert.is_none() {
+        println!(
+            "OBS and ffmpeg 6+ check the certificate: trust {} where they run (see README)",
+            identity.cert_path.display()
+        );
+    }
+    let running = rtmpsd::http::Running {
+        rtmps: addr,
+        rtmp: server.rtmp_addr(),
+        publish_keys: &publish_keys,
+        cert_path: &identity.cert_path,
+        fingerprint: &identity.fingerprint,
+    };
+    let _http = rtmpsd::http::start(&config, server.shared(), &running)?;
     server.run().map_err(|e| format!("server failed: {e}"))
 }

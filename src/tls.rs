@@ -75,6 +75,11 @@ pub fn server_config(
     // Resumption helps reconnecting encoders a little; its cache is the one TLS structure that
     // outlives a connection, so keep it small and fixed (rustls' default is 256 entries).
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(TLS_SESSION_CACHE);
+    // No TLS 1.3 session tickets: librtmp (GnuTLS; inside many cameras and encoders) and
+    // OBS's mbedTLS 3.6.0 cannot read a post-handshake message and fail the RTMP handshake
+    // on one. The cost is a full handshake on every TLS 1.3 reconnect (TLS 1.2 clients
+    // still resume by session id from the cache above).
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 
@@ -91,7 +96,7 @@ pub fn load_or_generate(
             let k = state_dir.join("key.pem");
             let generated = !(c.exists() && k.exists());
             if generated {
-                let (names, ips) = local_names();
+                let (names, ips) = crate::host::local_names();
                 let (cert_pem, key_pem) = self_signed(&names, &ips)?;
                 write_private(&k, key_pem.as_bytes())?;
                 fs::write(&c, cert_pem).map_err(|e| format!("{}: {e}", c.display()))?;
@@ -161,49 +166,6 @@ pub fn self_signed(names: &[String], ips: &[IpAddr]) -> Result<(String, String),
     Ok((cert.pem(), key.serialize_pem()))
 }
 
-/// The names and addresses this box answers to: localhost, its hostname, `hostname.local`,
-/// and every local IP address (from /proc on Linux).
-pub fn local_names() -> (Vec<String>, Vec<IpAddr>) {
-    let mut names = vec!["localhost".to_string()];
-    if let Ok(host) = fs::read_to_string("/proc/sys/kernel/hostname") {
-        let host = host.trim();
-        if !host.is_empty() && host != "localhost" {
-            names.push(host.to_string());
-            if !host.ends_with(".local") {
-                names.push(format!("{host}.local"));
-            }
-        }
-    }
-    let mut ips: Vec<IpAddr> = vec![[127, 0, 0, 1].into(), std::net::Ipv6Addr::LOCALHOST.into()];
-    // fib_trie lists each local IPv4 address on a line before "/32 host LOCAL".
-    if let Ok(trie) = fs::read_to_string("/proc/net/fib_trie") {
-        let mut previous = "";
-        for line in trie.lines() {
-            if line.trim() == "/32 host LOCAL" {
-                if let Some(ip) = previous.rsplit(' ').next().and_then(|s| s.parse().ok()) {
-                    ips.push(ip);
-                }
-            }
-            previous = line;
-        }
-    }
-    if let Ok(inet6) = fs::read_to_string("/proc/net/if_inet6") {
-        for line in inet6.lines() {
-            let hex = line.split_whitespace().next().unwrap_or_default();
-            if let Ok(bits) = u128::from_str_radix(hex, 16) {
-                let ip = std::net::Ipv6Addr::from(bits);
-                // Link-local addresses need a zone and make no sense in a certificate.
-                if hex.len() == 32 && (ip.segments()[0] & 0xffc0) != 0xfe80 {
-                    ips.push(ip.into());
-                }
-            }
-        }
-    }
-    ips.sort();
-    ips.dedup();
-    (names, ips)
-}
-
 /// Colon-separated upper-case hex SHA-256 of a DER certificate.
 pub fn fingerprint(der: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
@@ -239,20 +201,13 @@ mod tests {
 
     #[test]
     fn self_signed_certificate_loads_into_a_server_config() {
-        let (names, ips) = local_names();
+        let (names, ips) = crate::host::local_names();
         let (cert, key) = self_signed(&names, &ips).expect("generate");
         let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .expect("cert pem");
         let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key pem");
         server_config(chain, key, CipherOrder::ChaCha).expect("config");
-    }
-
-    #[test]
-    fn local_names_include_loopback_and_localhost() {
-        let (names, ips) = local_names();
-        assert!(names.iter().any(|n| n == "localhost"));
-        assert!(ips.contains(&IpAddr::from([127, 0, 0, 1])));
     }
 
     #[test]

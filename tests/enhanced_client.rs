@@ -20,7 +20,7 @@ use rtmpsd::rtmp::message::type_id;
 use rtmpsd::server::worker::RECONNECT_WAIT;
 
 use harness::TestServer;
-use support::{PLAY_KEY, PUBLISH_KEY, ServerProcess, TempDir};
+use support::{PLAY_KEY, PUBLISH_KEY, STREAM, ServerProcess, TempDir};
 
 fn enhanced_options() -> ClientOptions {
     ClientOptions {
@@ -150,7 +150,8 @@ fn connect_capabilities_are_answered_to_enhanced_clients_only() {
 fn mod_ex_and_multitrack_pass_untouched_and_a_late_player_starts_every_track_on_a_keyframe() {
     let server = TestServer::start();
     let url = server.url(harness::KEY);
-    let mut early = Client::connect(&url, &enhanced_options()).unwrap();
+    let play_url = server.url(harness::NAME);
+    let mut early = Client::connect(&play_url, &enhanced_options()).unwrap();
     early.play().unwrap();
     let mut publisher = Client::connect(&url, &enhanced_options()).unwrap();
     publisher.publish().unwrap();
@@ -194,7 +195,7 @@ fn mod_ex_and_multitrack_pass_untouched_and_a_late_player_starts_every_track_on_
         if index == 25 {
             // Mid-GOP: track 0's last keyframe was frame 20, track 1's frame 21.
             thread::sleep(Duration::from_millis(200));
-            let mut client = Client::connect(&url, &enhanced_options()).unwrap();
+            let mut client = Client::connect(&play_url, &enhanced_options()).unwrap();
             client.play().unwrap();
             late = Some(client);
         }
@@ -337,7 +338,8 @@ fn publish_until(
 #[test]
 fn sigterm_asks_an_enhanced_publisher_to_reconnect_and_it_republishes_to_the_restarted_server() {
     let state = TempDir::new("reconnect");
-    let mut first = ServerProcess::start_standard(&state, &["--publish-key", "legacy-key-123"]);
+    let mut first =
+        ServerProcess::start_standard(&state, &["--publish-key", "legacy=legacy-key-123"]);
     let addr = first.addr();
     let url = |key: &str| RtmpUrl::parse(&format!("rtmps://{addr}/live/{key}")).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -397,13 +399,14 @@ fn sigterm_asks_an_enhanced_publisher_to_reconnect_and_it_republishes_to_the_res
 
     let dir = state.path().to_str().unwrap().to_owned();
     let listen = addr.to_string();
+    let publish_key = format!("{STREAM}={PUBLISH_KEY}");
     let second = ServerProcess::start(&[
         "--listen",
         &listen,
         "--state-dir",
         &dir,
         "--publish-key",
-        PUBLISH_KEY,
+        &publish_key,
         "--play-key",
         PLAY_KEY,
         "--log",
@@ -411,7 +414,7 @@ fn sigterm_asks_an_enhanced_publisher_to_reconnect_and_it_republishes_to_the_res
     ]);
     assert!(publishing(&second, 1), "the publisher came back");
     let mut player = Client::connect(
-        &RtmpUrl::parse(&format!("rtmps://{addr}/live/{PUBLISH_KEY}?key={PLAY_KEY}")).unwrap(),
+        &RtmpUrl::parse(&format!("rtmps://{addr}/live/{STREAM}?key={PLAY_KEY}")).unwrap(),
         &harness::options(),
     )
     .expect("player");

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use support::{
-    Ffmpeg, InputStream, PLAY_KEY, PUBLISH_KEY, PlayOpts, Player, PlayerReport, Publisher,
+    Ffmpeg, InputStream, PLAY_KEY, PUBLISH_KEY, PlayOpts, Player, PlayerReport, Publisher, STREAM,
     ServerProcess, TempDir, input_streams, showinfo_frames,
 };
 
@@ -34,7 +34,7 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 }
 
 fn play_url(server: &ServerProcess) -> String {
-    server.rtmps_url(&format!("live/{PUBLISH_KEY}?key={PLAY_KEY}"))
+    server.rtmps_url(&format!("live/{STREAM}?key={PLAY_KEY}"))
 }
 
 fn publish_url(server: &ServerProcess) -> String {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use harness::{KEY, Setup, TestServer, connect};
+use harness::{KEY, NAME, Setup, TestServer, connect};
 use rtmpsd::client::{Client, SyntheticStream, frame_index};
 use rtmpsd::config::Limits;
 use rtmpsd::rtmp::message::type_id;
@@ -33,6 +33,7 @@ fn send_frames(client: &mut Client, stream: &mut SyntheticStream, count: u32, pa
 #[derive(Debug, Default)]
 struct Received {
     indices: Vec<u32>,
+    timestamps: Vec<u32>,
     first_video_was_header: Option<bool>,
     first_frame_was_key: Option<bool>,
     statuses: Vec<String>,
@@ -68,6 +69,7 @@ fn receive_until(client: &mut Client, last: u32) -> Received {
             .get_or_insert(message.payload[0] == 0x17);
         let index = frame_index(&message.payload).expect("synthetic frame");
         seen.indices.push(index);
+        seen.timestamps.push(message.timestamp.0);
         if index >= last {
             break;
         }
@@ -83,7 +85,7 @@ fn twenty_players_all_receive_every_frame_in_order() {
     let ready = Arc::new(Barrier::new(21));
     let players: Vec<_> = (0..20)
         .map(|_| {
-            let url = server.url(KEY);
+            let url = server.url(NAME);
             let ready = ready.clone();
             thread::spawn(move || {
                 let mut player = connect(&url);
@@ -114,7 +116,7 @@ fn late_player_starts_on_the_current_keyframe_within_300ms() {
     // server has taken them all in.
     send_frames(&mut publisher, &mut stream, 62, Duration::ZERO);
     thread::sleep(Duration::from_millis(300));
-    let mut player = connect(&server.url(KEY));
+    let mut player = connect(&server.url(NAME));
     let asked = Instant::now();
     player.play().expect("play");
     let mut first_key = None;
@@ -154,7 +156,7 @@ fn wrong_publish_key_is_refused_and_the_live_stream_is_untouched() {
     let server = TestServer::start();
     let mut stream = SyntheticStream::new(50, 10, 500);
     let mut publisher = start_publisher(&server, &stream);
-    let mut player = connect(&server.url(KEY));
+    let mut player = connect(&server.url(NAME));
     player.play().expect("play");
     send_frames(&mut publisher, &mut stream, 10, Duration::ZERO);
 
@@ -174,8 +176,11 @@ fn wrong_publish_key_is_refused_and_the_live_stream_is_untouched() {
 }
 
 #[test]
-fn second_publisher_on_a_live_key_is_refused() {
-    let server = TestServer::start();
+fn second_publisher_on_a_live_key_is_refused_when_takeover_is_off() {
+    let server = TestServer::with(Setup {
+        no_takeover: true,
+        ..Setup::default()
+    });
     let stream = SyntheticStream::new(25, 25, 500);
     let _first = start_publisher(&server, &stream);
     let mut second = connect(&server.url(KEY));
@@ -186,11 +191,45 @@ fn second_publisher_on_a_live_key_is_refused() {
 }
 
 #[test]
+fn a_second_publisher_takes_the_stream_over_and_players_follow_it() {
+    let server = TestServer::start();
+    let mut stream = SyntheticStream::new(50, 5, 300);
+    let mut first = start_publisher(&server, &stream);
+    let mut player = connect(&server.url(NAME));
+    player.play().expect("play");
+    send_frames(&mut first, &mut stream, 5, Duration::ZERO);
+    assert_eq!(receive_until(&mut player, 4).indices, vec![0, 1, 2, 3, 4]);
+    // The camera comes back on a new connection while the old one still looks alive.
+    let mut second_stream = SyntheticStream::new(50, 5, 300);
+    let mut second = start_publisher(&server, &second_stream);
+    send_frames(&mut second, &mut second_stream, 10, Duration::ZERO);
+    // The old connection is closed by the server.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while first.recv().is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the old publisher was not closed"
+        );
+    }
+    // The player stayed, saw no notice, and gets the new publisher from its first keyframe
+    // on a timeline that goes on (no timestamp goes back).
+    let seen = receive_until(&mut player, 9);
+    assert_eq!(seen.indices.first(), Some(&0), "from the new keyframe");
+    assert_eq!(seen.indices.last(), Some(&9));
+    assert!(
+        seen.timestamps.windows(2).all(|w| w[0] <= w[1]),
+        "timestamps go on: {:?}",
+        seen.timestamps
+    );
+    assert!(seen.statuses.is_empty(), "no notices: {:?}", seen.statuses);
+}
+
+#[test]
 fn players_stay_connected_and_resume_when_the_publisher_comes_back() {
     let server = TestServer::start();
     let mut stream = SyntheticStream::new(50, 5, 300);
     let mut publisher = start_publisher(&server, &stream);
-    let mut player = connect(&server.url(KEY));
+    let mut player = connect(&server.url(NAME));
     player.play().expect("play");
     send_frames(&mut publisher, &mut stream, 5, Duration::ZERO);
     assert_eq!(receive_until(&mut player, 4).indices, vec![0, 1, 2, 3, 4]);
@@ -241,9 +280,9 @@ fn a_player_that_never_reads_stalls_neither_the_publisher_nor_other_players() {
     });
     let mut stream = SyntheticStream::new(25, 25, 4000);
     let mut publisher = start_publisher(&server, &stream);
-    let mut stalled = connect(&server.url(KEY));
+    let mut stalled = connect(&server.url(NAME));
     stalled.play().expect("play");
-    let fast_url = server.url(KEY);
+    let fast_url = server.url(NAME);
     let fast = thread::spawn(move || {
         let mut player = connect(&fast_url);
         player.play().expect("play");
@@ -286,11 +325,11 @@ fn play_key_is_required_when_configured() {
     });
     let stream = SyntheticStream::new(25, 25, 500);
     let _publisher = start_publisher(&server, &stream);
-    let mut anonymous = connect(&server.url(KEY));
+    let mut anonymous = connect(&server.url(NAME));
     assert!(anonymous.play().is_err());
-    let mut wrong = connect(&server.url(&format!("{KEY}?key=guess")));
+    let mut wrong = connect(&server.url(&format!("{NAME}?key=guess")));
     assert!(wrong.play().is_err());
-    let mut viewer = connect(&server.url(&format!("{KEY}?key=viewer")));
+    let mut viewer = connect(&server.url(&format!("{NAME}?key=viewer")));
     viewer.play().expect("right play key");
 }
 
@@ -306,7 +345,7 @@ fn plain_rtmp_publisher_reaches_rtmps_players_when_enabled() {
     for (kind, ts, payload) in stream.headers() {
         publisher.send_media(kind, ts, &payload).unwrap();
     }
-    let mut player = connect(&server.url(KEY));
+    let mut player = connect(&server.url(NAME));
     player.play().expect("play");
     send_frames(&mut publisher, &mut stream, 10, Duration::ZERO);
     assert_eq!(
@@ -319,4 +358,104 @@ fn plain_rtmp_publisher_reaches_rtmps_players_when_enabled() {
 fn plain_rtmp_is_off_unless_asked_for() {
     let server = TestServer::start();
     assert!(server.rtmp_addr.is_none());
+}
+
+#[test]
+fn a_publisher_may_name_the_stream_and_give_the_key_as_a_query() {
+    let server = TestServer::start();
+    let mut stream = SyntheticStream::new(50, 5, 300);
+    let mut publisher = connect(&server.url(&format!("{NAME}?key={KEY}")));
+    publisher.publish().expect("publish with NAME?key=KEY");
+    for (kind, ts, payload) in stream.headers() {
+        publisher.send_media(kind, ts, &payload).expect("headers");
+    }
+    let mut player = connect(&server.url(NAME));
+    player.play().expect("play");
+    send_frames(&mut publisher, &mut stream, 5, Duration::ZERO);
+    assert_eq!(receive_until(&mut player, 4).indices, vec![0, 1, 2, 3, 4]);
+    // The key of one stream does not publish another name.
+    let mut wrong = connect(&server.url(&format!("other?key={KEY}")));
+    let refused = wrong
+        .publish()
+        .expect_err("a key publishes only its own stream");
+    assert!(refused.to_string().contains("BadName"), "{refused}");
+}
+
+#[test]
+fn playing_a_publish_key_or_an_unknown_name_finds_no_stream() {
+    let server = TestServer::start();
+    let stream = SyntheticStream::new(25, 25, 500);
+    let _publisher = start_publisher(&server, &stream);
+    for name in [KEY, "no-such-stream"] {
+        let mut player = connect(&server.url(name));
+        let refused = player.play().expect_err("not a stream name");
+        assert!(
+            refused.to_string().contains("StreamNotFound"),
+            "{name}: {refused}"
+        );
+    }
+}
+
+#[test]
+fn publishing_to_another_app_is_refused_as_a_bad_name() {
+    let server = TestServer::start();
+    let mut url = server.url(KEY);
+    url.app = "Live".into();
+    let mut publisher = connect(&url);
+    let refused = publisher.publish().expect_err("unknown app");
+    assert!(refused.to_string().contains("BadName"), "{refused}");
+}
+
+#[test]
+fn a_player_whose_publisher_left_waits_for_its_return_within_the_play_wait_limit() {
+    let server = TestServer::with(Setup {
+        limits: Limits {
+            play_wait: Duration::from_secs(2),
+            ..Limits::default()
+        },
+        ..Setup::default()
+    });
+    let mut stream = SyntheticStream::new(50, 5, 300);
+    let mut publisher = start_publisher(&server, &stream);
+    let mut player = connect(&server.url(NAME));
+    player.play().expect("play");
+    send_frames(&mut publisher, &mut stream, 5, Duration::ZERO);
+    assert_eq!(receive_until(&mut player, 4).indices, vec![0, 1, 2, 3, 4]);
+    // Leaves, and comes back within the limit: the player resumes.
+    drop(publisher);
+    thread::sleep(Duration::from_millis(1200));
+    let mut back = SyntheticStream::new(50, 5, 300);
+    let mut publisher = start_publisher(&server, &back);
+    send_frames(&mut publisher, &mut back, 5, Duration::ZERO);
+    let seen = receive_until(&mut player, 4);
+    assert_eq!(
+        seen.statuses,
+        [
+            "NetStream.Play.UnpublishNotify",
+            "NetStream.Play.PublishNotify"
+        ]
+    );
+    assert_eq!(seen.indices, vec![0, 1, 2, 3, 4]);
+    // Leaves for good: after the limit the player is told the stream is gone, and closed.
+    drop(publisher);
+    let left = Instant::now();
+    let mut statuses = Vec::new();
+    while let Ok(message) = player.recv() {
+        if let Some((_, Some(code))) = message.command() {
+            statuses.push(code);
+        }
+        assert!(left.elapsed() < Duration::from_secs(10), "never closed");
+    }
+    let waited = left.elapsed();
+    assert_eq!(
+        statuses,
+        [
+            "NetStream.Play.UnpublishNotify",
+            "NetStream.Play.StreamNotFound"
+        ]
+    );
+    assert!(
+        waited >= Duration::from_millis(1800) && waited < Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
 }

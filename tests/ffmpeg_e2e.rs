@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use support::{
-    Ffmpeg, PLAY_KEY, PUBLISH_KEY, PlayOpts, Player, PlayerReport, PublishOpts, Publisher,
+    Ffmpeg, PLAY_KEY, PUBLISH_KEY, PlayOpts, Player, PlayerReport, PublishOpts, Publisher, STREAM,
     ServerProcess, TempDir, VideoCodec,
 };
 
@@ -16,7 +16,7 @@ const SECONDS: f64 = 4.0;
 const RATE: u32 = 25;
 
 fn play_url(server: &ServerProcess) -> String {
-    server.rtmps_url(&format!("live/{PUBLISH_KEY}?key={PLAY_KEY}"))
+    server.rtmps_url(&format!("live/{STREAM}?key={PLAY_KEY}"))
 }
 
 fn publish_url(server: &ServerProcess) -> String {

@@ -1,4 +1,4 @@
-//! Hostile input, row 4: AMF0 in commands and data messages. Wrong types, broken
+//! Hostile input, AMF (see the table in `hostile/mod.rs`): AMF0 in commands and data messages. Wrong types, broken
 //! encodings and values over the AMF limits close the connection with a logged reason.
 
 mod hostile;
@@ -91,16 +91,12 @@ fn arguments_of_the_wrong_type_are_closed() {
                 Amf::new().string("play").number(0.0).null().null().0,
                 "play argument 3 has the wrong type",
             ),
-            // A string where the stream id (a number) belongs.
+            // A number where connect's command object belongs. (deleteStream with a string
+            // for the stream id is no error: GStreamer's rtmp2sink sends the stream name.)
             (
-                false,
-                Amf::new()
-                    .string("deleteStream")
-                    .number(0.0)
-                    .null()
-                    .string("1")
-                    .0,
-                "deleteStream argument 3 has the wrong type",
+                true,
+                Amf::new().string("connect").number(1.0).number(5.0).0,
+                "connect argument 2 has the wrong type",
             ),
             // An object where createStream's transaction id belongs.
             (

@@ -1,4 +1,4 @@
-//! Hostile input, row 7, and the limits that bound resources rather than bytes: connection
+//! Hostile input, floods (see the table in `hostile/mod.rs`), and the limits that bound resources rather than bytes: connection
 //! caps, idle and slow peers, peers that vanish, unread replies, the GOP cache.
 //!
 //! (A worker that panics ends alone: `spawn_contained` in src/server/accept.rs, tested
@@ -11,9 +11,9 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hostile::{ATTACK_KEY, Fixture, Raw, chunked, collect_frames, shrink_receive_buffer};
+use hostile::{ATTACK_STREAM, Fixture, Raw, chunked, collect_frames, shrink_receive_buffer};
 use rtmpsd::rtmp::message::type_id;
-use support::{PLAY_KEY, PUBLISH_KEY};
+use support::{PLAY_KEY, STREAM};
 
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -158,7 +158,7 @@ fn player_that_never_reads_is_dropped_and_others_flow() {
         stalled.handshake().expect("handshake");
         stalled.connect().expect("connect");
         let code = stalled
-            .play(&format!("{ATTACK_KEY}?key={PLAY_KEY}"))
+            .play(&format!("{ATTACK_STREAM}?key={PLAY_KEY}"))
             .expect("play");
         assert_eq!(code, "NetStream.Play.Start");
         // From here on `stalled` reads nothing at all.
@@ -318,7 +318,7 @@ fn tls_peers_that_vanish_without_close_notify_are_closed() {
             peer,
             &[
                 "publisher of live/att",
-                "peer went away: peer closed connection without sending TLS close_notify",
+                "peer went away: closed without a tls close_notify",
             ],
         );
         // A player of the live stream.
@@ -326,7 +326,7 @@ fn tls_peers_that_vanish_without_close_notify_are_closed() {
         player.handshake().expect("handshake");
         player.connect().expect("connect");
         let code = player
-            .play(&format!("{PUBLISH_KEY}?key={PLAY_KEY}"))
+            .play(&format!("{STREAM}?key={PLAY_KEY}"))
             .expect("play");
         assert_eq!(code, "NetStream.Play.Start");
         let peer = player.local;
@@ -335,7 +335,7 @@ fn tls_peers_that_vanish_without_close_notify_are_closed() {
             peer,
             &[
                 "player of live/tes",
-                "peer went away: peer closed connection without sending TLS close_notify",
+                "peer went away: closed without a tls close_notify",
             ],
         );
     });

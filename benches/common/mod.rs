@@ -21,6 +21,8 @@ use rtmpsd::rtmp::message::type_id;
 
 /// The stream key the benchmarks publish and play on.
 pub const PUBLISH_KEY: &str = "bench-publish-key";
+/// The name of the stream [`PUBLISH_KEY`] publishes: what players play.
+pub const STREAM: &str = "bench";
 /// Environment variable naming another rtmpsd binary to measure (e.g. an aarch64 build).
 pub const BIN_ENV: &str = "RTMPSD_BIN";
 /// Environment variable naming a runner for it, with arguments (e.g. `qemu-aarch64`).
@@ -208,7 +210,7 @@ impl Server {
             "--listen",
             "127.0.0.1:0",
             "--publish-key",
-            PUBLISH_KEY,
+            "bench=bench-publish-key",
             "--log",
             "info",
             "--state-dir",
@@ -297,14 +299,23 @@ impl Server {
         &self.program
     }
 
-    /// `rtmps://127.0.0.1:PORT/live/<PUBLISH_KEY>`.
+    /// `rtmps://127.0.0.1:PORT/live/<PUBLISH_KEY>`, to publish.
     pub fn url(&self) -> RtmpUrl {
+        self.url_of(PUBLISH_KEY)
+    }
+
+    /// `rtmps://127.0.0.1:PORT/live/<STREAM>`, to play.
+    pub fn play_url(&self) -> RtmpUrl {
+        self.url_of(STREAM)
+    }
+
+    fn url_of(&self, name: &str) -> RtmpUrl {
         RtmpUrl {
             tls: true,
             host: self.addr.ip().to_string(),
             port: self.addr.port(),
             app: "live".into(),
-            name: PUBLISH_KEY.into(),
+            name: name.into(),
         }
     }
 

@@ -35,12 +35,34 @@ struct Args {
     /// connect as a legacy client: no enhanced-RTMP capabilities, no reconnect requests
     #[argh(switch)]
     legacy_connect: bool,
+    /// roundtrip: where to play (default: the URL without its `?key=` query, for a URL of
+    /// the form rtmps://HOST/APP/NAME?key=PUBLISH-KEY)
+    #[argh(option)]
+    play_url: Option<String>,
     /// what to do: roundtrip, publish or play
     #[argh(positional)]
     mode: String,
-    /// rtmp:// or rtmps:// URL ending in /app/stream
+    /// rtmp:// or rtmps:// URL ending in /app/stream (roundtrip: where to publish)
     #[argh(positional)]
     url: String,
+}
+
+/// Where a roundtrip plays: `--play-url`, or the publish URL `.../NAME?key=KEY` as `.../NAME`.
+fn roundtrip_play_url(publish: &RtmpUrl, play_url: Option<&str>) -> Result<RtmpUrl, String> {
+    if let Some(play) = play_url {
+        return RtmpUrl::parse(play);
+    }
+    match publish.name.split_once('?') {
+        Some((name, query)) if query.split('&').any(|p| p.starts_with("key=")) => Ok(RtmpUrl {
+            name: name.to_string(),
+            ..publish.clone()
+        }),
+        _ => Err(
+            "roundtrip plays the stream's name, not its key: publish to \
+                  rtmps://HOST/APP/NAME?key=PUBLISH-KEY, or give --play-url"
+                .to_string(),
+        ),
+    }
 }
 
 fn main() -> ExitCode {
@@ -56,7 +78,8 @@ fn main() -> ExitCode {
             "publish" => publish(&url, &options, run, args.fps, args.kbps)
                 .map(|n| format!("published {n} frames")),
             "play" => play(&url, &options, run, None).map(|r| r.summary()),
-            "roundtrip" => roundtrip(&url, &options, run, args.fps, args.kbps),
+            "roundtrip" => roundtrip_play_url(&url, args.play_url.as_deref())
+                .and_then(|play| roundtrip(&url, &play, &options, run, args.fps, args.kbps)),
             other => Err(format!(
                 "unknown mode {other:?}: use roundtrip, publish or play"
             )),
@@ -216,6 +239,7 @@ fn play(
 
 fn roundtrip(
     url: &RtmpUrl,
+    play_url: &RtmpUrl,
     options: &ClientOptions,
     run: Duration,
     fps: u32,
@@ -228,7 +252,12 @@ fn roundtrip(
     // Join after the first GOP has started, as a late viewer does.
     thread::sleep(Duration::from_millis(300));
     let expected_last = (run.as_millis() as u64 * u64::from(fps) / 1000) as u32;
-    let report = play(url, options, run, Some(expected_last.saturating_sub(2)))?;
+    let report = play(
+        play_url,
+        options,
+        run,
+        Some(expected_last.saturating_sub(2)),
+    )?;
     let sent = publisher
         .join()
         .map_err(|_| "publisher panicked".to_string())??;

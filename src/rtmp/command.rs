@@ -51,8 +51,10 @@ pub enum Command<'a> {
     },
     /// `deleteStream(txn, null, stream_id)`.
     DeleteStream {
-        /// The message stream to delete.
-        stream_id: f64,
+        /// The stream to delete, when given as a number. FFmpeg, OBS and librtmp send the id;
+        /// GStreamer's rtmp2sink sends the stream's name instead, and then the message's own
+        /// stream is meant.
+        stream_id: Option<f64>,
     },
     /// `closeStream(0, null)` on the message stream it travels on.
     CloseStream,
@@ -140,7 +142,7 @@ impl<'a> Command<'a> {
             CommandName::FcUnpublish => Command::FcUnpublish { transaction_id },
             CommandName::CreateStream => Command::CreateStream { transaction_id },
             CommandName::DeleteStream => Command::DeleteStream {
-                stream_id: args.number(3)?,
+                stream_id: values.get(3).and_then(Amf0Value::as_number),
             },
             CommandName::CloseStream => Command::CloseStream,
             CommandName::Publish => Command::Publish {

@@ -11,15 +11,13 @@ use std::time::{Duration, Instant};
 use log::{error, info, warn};
 use mio::net::{TcpListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use rustls::ServerConfig;
 
 use super::connection_slot::ConnectionSlot;
 use super::hub::{Hub, HubLimits};
-use super::keys::StreamKeys;
+use super::listener::{Listeners, plain_peer};
 use super::settings::Settings;
 use super::shared::Shared;
 use super::worker::{RECONNECT_WAIT, Worker};
-use crate::config::Limits;
 
 const TLS_LISTENER: Token = Token(0);
 const RTMP_LISTENER: Token = Token(1);
@@ -57,22 +55,26 @@ impl Stopper {
 }
 
 impl Server {
-    /// Binds the listeners; logs `listening rtmps on ADDR` (and `listening rtmp on ADDR`).
+    /// Binds the listeners and builds the server; see [`Server::new`].
     pub fn bind(
         listen: SocketAddr,
         rtmp_listen: Option<SocketAddr>,
-        tls: Arc<ServerConfig>,
-        keys: StreamKeys,
-        limits: Limits,
+        settings: Settings,
     ) -> io::Result<Server> {
+        Server::new(Listeners::bind(listen, rtmp_listen)?, settings)
+    }
+
+    /// A server on listeners bound beforehand; logs `listening rtmps on ADDR` (and
+    /// `listening rtmp on ADDR`), which says it is ready.
+    pub fn new(listeners: Listeners, settings: Settings) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut tls_listener = TcpListener::bind(listen)?;
+        let mut tls_listener = TcpListener::from_std(listeners.tls);
         poll.registry()
             .register(&mut tls_listener, TLS_LISTENER, Interest::READABLE)?;
         info!("listening rtmps on {}", tls_listener.local_addr()?);
-        let rtmp_listener = match rtmp_listen {
-            Some(addr) => {
-                let mut listener = TcpListener::bind(addr)?;
+        let rtmp_listener = match listeners.rtmp {
+            Some(listener) => {
+                let mut listener = TcpListener::from_std(listener);
                 poll.registry()
                     .register(&mut listener, RTMP_LISTENER, Interest::READABLE)?;
                 info!(
@@ -85,10 +87,10 @@ impl Server {
         };
         let stop_waker = Arc::new(Waker::new(poll.registry(), STOP)?);
         let hub = Hub::new(HubLimits {
-            gop_cache_bytes: limits.gop_cache_bytes,
-            max_players: limits.max_players_per_stream,
+            gop_cache_bytes: settings.limits.gop_cache_bytes,
+            max_players: settings.limits.max_players_per_stream,
         });
-        let shared = Arc::new(Shared::new(hub, Settings { keys, limits, tls }));
+        let shared = Arc::new(Shared::new(hub, settings));
         Ok(Server {
             poll,
             tls_listener,
@@ -199,7 +201,8 @@ impl Server {
 fn accept_all(listener: &TcpListener, tls: bool, shared: &Arc<Shared>) {
     loop {
         let (socket, peer) = match listener.accept() {
-            Ok(pair) => pair,
+            // An IPv4 peer of the dual-stack listener counts and logs as its IPv4 address.
+            Ok((socket, peer)) => (socket, plain_peer(peer)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {

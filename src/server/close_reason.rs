@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use log::Level;
 
-use super::hub::Eviction;
+use super::hub::{Eviction, PublisherInfo};
 use crate::rtmp;
 
 /// The step of setting up a connection that was under way.
@@ -56,6 +56,16 @@ pub enum CloseReason {
     },
     /// A player stayed behind for longer than its limit.
     SlowPlayer(Eviction),
+    /// A player waited longer than its limit for a stream that was not live.
+    PlayWaitTimeout {
+        /// The limit.
+        limit: Duration,
+    },
+    /// Another publisher with a key for the stream took it over.
+    TakenOver {
+        /// The new publisher.
+        by: PublisherInfo,
+    },
     /// The peer closed the connection cleanly.
     PeerClosed {
         /// The setup step under way, if any.
@@ -87,7 +97,7 @@ pub enum CloseReason {
 
 impl CloseReason {
     /// Names of the kinds of reason, in `index` order, for metrics labels.
-    pub const KINDS: [&'static str; 14] = [
+    pub const KINDS: [&'static str; 16] = [
         "protocol_error",
         "reply_failed",
         "tls_error",
@@ -102,6 +112,8 @@ impl CloseReason {
         "play_refused",
         "stream_removed",
         "server_stopping",
+        "play_wait_timeout",
+        "taken_over",
     ];
 
     /// The position of this reason's kind in `KINDS`.
@@ -121,6 +133,8 @@ impl CloseReason {
             CloseReason::PlayRefused(_) => 11,
             CloseReason::StreamRemoved => 12,
             CloseReason::ServerStopping => 13,
+            CloseReason::PlayWaitTimeout { .. } => 14,
+            CloseReason::TakenOver { .. } => 15,
         }
     }
 
@@ -146,7 +160,9 @@ impl CloseReason {
             | CloseReason::PublishRefused(_)
             | CloseReason::PlayRefused(_)
             | CloseReason::StreamRemoved
-            | CloseReason::ServerStopping => Level::Info,
+            | CloseReason::ServerStopping
+            | CloseReason::PlayWaitTimeout { .. }
+            | CloseReason::TakenOver { .. } => Level::Info,
         }
     }
 
@@ -211,13 +227,27 @@ impl fmt::Display for CloseReason {
                 write!(f, "peer closed the connection{}", During(*during))
             }
             CloseReason::PeerGone { during, error } => {
-                write!(f, "peer went away{}: {error}", During(*during))
+                // Not the io::Error's own text: rustls's carries a documentation URL.
+                let how = match error.kind() {
+                    io::ErrorKind::UnexpectedEof => "closed without a tls close_notify",
+                    io::ErrorKind::ConnectionReset => "connection reset",
+                    _ => "connection lost",
+                };
+                write!(f, "peer went away{}: {how}", During(*during))
             }
             CloseReason::Io { op, error } => write!(f, "{op} failed: {error}"),
             CloseReason::PublishRefused(why) => write!(f, "publish refused: {why}"),
             CloseReason::PlayRefused(why) => write!(f, "play refused: {why}"),
             CloseReason::StreamRemoved => f.write_str("stream removed"),
             CloseReason::ServerStopping => f.write_str("server stopping"),
+            CloseReason::PlayWaitTimeout { limit } => write!(
+                f,
+                "play wait timeout: the stream was not live within {}s",
+                limit.as_secs()
+            ),
+            CloseReason::TakenOver { by } => {
+                write!(f, "taken over by publisher {} {}", by.id, by.peer)
+            }
         }
     }
 }
@@ -264,6 +294,15 @@ mod tests {
             CloseReason::PlayRefused("x"),
             CloseReason::StreamRemoved,
             CloseReason::ServerStopping,
+            CloseReason::PlayWaitTimeout {
+                limit: Duration::from_secs(1),
+            },
+            CloseReason::TakenOver {
+                by: PublisherInfo {
+                    id: 1,
+                    peer: std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
+                },
+            },
         ];
         for (i, reason) in reasons.iter().enumerate() {
             assert_eq!(reason.index(), i, "{reason}");
@@ -305,6 +344,22 @@ mod tests {
             gone.to_string(),
             "peer closed the connection during the rtmp handshake"
         );
+    }
+
+    #[test]
+    fn a_vanished_peer_is_one_plain_sentence() {
+        let gone = CloseReason::PeerGone {
+            during: None,
+            error: io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "peer closed connection without sending TLS close_notify: https://docs.rs/x",
+            ),
+        };
+        assert_eq!(
+            gone.to_string(),
+            "peer went away: closed without a tls close_notify"
+        );
+        assert_eq!(gone.level(), Level::Info);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! A connection's place under the connection limits, given back when dropped.
+//! A connection's place under the connection limits, and a player's under the player
+//! limit, each given back when dropped.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -34,5 +35,30 @@ impl ConnectionSlot {
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.shared.close_connection(self.ip);
+    }
+}
+
+/// Counts a player connection under `--max-players`; dropping it gives the place back.
+pub struct PlayerSlot {
+    shared: Arc<Shared>,
+}
+
+impl PlayerSlot {
+    /// Takes a player's place if fewer than `limit` play.
+    pub fn take(shared: &Arc<Shared>, limit: usize) -> Option<PlayerSlot> {
+        if shared.open_player(limit) {
+            Some(PlayerSlot {
+                shared: shared.clone(),
+            })
+        } else {
+            shared.stats.hit(Limit::MaxPlayers);
+            None
+        }
+    }
+}
+
+impl Drop for PlayerSlot {
+    fn drop(&mut self) {
+        self.shared.close_player();
     }
 }

@@ -1,16 +1,18 @@
-//! Stream keys: constant-time checks, the stored default key, and redaction for logs.
+//! Streams and their keys: which publish key publishes which stream name, who may play,
+//! constant-time checks, and the stored default key.
+//!
+//! A stream has a public name (what players play, what logs, metrics and file names show)
+//! and one or more secret publish keys. Keys are kept only as SHA-256 digests and compared
+//! with `subtle`, so neither a match nor its position shows in the time taken.
 
 use std::fs;
 use std::path::Path;
 
 use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-/// The publish and play keys, kept only as SHA-256 digests.
-pub struct StreamKeys {
-    publish: Vec<[u8; 32]>,
-    play: Vec<[u8; 32]>,
-}
+use crate::key_spec::{PublishKey, check_key};
 
 fn sha256(key: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -18,38 +20,74 @@ fn sha256(key: &str) -> [u8; 32] {
     out
 }
 
-/// Whether `candidate` matches any of `keys`, in time independent of where or whether it matches.
-fn matches_any(keys: &[[u8; 32]], candidate: &str) -> bool {
-    // Hashing first makes the comparison length-independent; every key is compared fully.
-    let candidate = sha256(candidate);
-    let mut found = 0u8;
-    for key in keys {
-        let diff = key
-            .iter()
-            .zip(candidate.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        found |= std::hint::black_box(u8::from(diff == 0));
-    }
-    found == 1
+struct KeyDigest {
+    stream_index: u32,
+    digest: [u8; 32],
+}
+
+/// The streams, their publish keys and the play keys, the keys kept only as digests.
+pub struct StreamKeys {
+    names: Vec<String>,
+    publish: Vec<KeyDigest>,
+    play: Vec<[u8; 32]>,
 }
 
 impl StreamKeys {
-    /// Keys from their plain text.
-    pub fn new(publish: &[String], play: &[String]) -> Self {
+    /// Streams and keys from their plain text; a key given twice is kept once.
+    pub fn new(publish: &[PublishKey], play: &[String]) -> Self {
+        let mut names: Vec<String> = Vec::new();
+        let mut digests = Vec::with_capacity(publish.len());
+        for entry in publish {
+            let index = match names.iter().position(|n| *n == entry.stream) {
+                Some(i) => i,
+                None => {
+                    names.push(entry.stream.clone());
+                    names.len() - 1
+                }
+            };
+            digests.push(KeyDigest {
+                stream_index: index as u32,
+                digest: sha256(&entry.key),
+            });
+        }
         StreamKeys {
-            publish: publish.iter().map(|k| sha256(k)).collect(),
+            names,
+            publish: digests,
             play: play.iter().map(|k| sha256(k)).collect(),
         }
     }
 
-    /// Whether `key` may publish.
-    pub fn publish_allowed(&self, key: &str) -> bool {
-        matches_any(&self.publish, key)
+    /// The configured stream names, in the order first given.
+    pub fn stream_names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
     }
 
-    /// Whether playing needs a key at all.
-    pub fn play_restricted(&self) -> bool {
-        !self.play.is_empty()
+    /// Whether `name` is a configured stream.
+    pub fn is_stream(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    /// The stream that `key` publishes, if it is a publish key. Every key is compared, in
+    /// time independent of which one matches or whether any does.
+    pub fn stream_for_key(&self, key: &str) -> Option<&str> {
+        let candidate = sha256(key);
+        let mut found = Choice::from(0);
+        let mut index = 0u32;
+        for entry in &self.publish {
+            let equal = entry.digest.ct_eq(&candidate);
+            index = u32::conditional_select(&index, &entry.stream_index, equal);
+            found |= equal;
+        }
+        if bool::from(found) {
+            self.names.get(index as usize).map(String::as_str)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `key` is a publish key of stream `name`.
+    pub fn publishes(&self, name: &str, key: &str) -> bool {
+        self.stream_for_key(key) == Some(name)
     }
 
     /// Whether a player giving `key` (from `?key=`) may play.
@@ -57,7 +95,15 @@ impl StreamKeys {
         if self.play.is_empty() {
             return true;
         }
-        key.is_some_and(|k| matches_any(&self.play, k))
+        let Some(key) = key else {
+            return false;
+        };
+        let candidate = sha256(key);
+        let mut found = Choice::from(0);
+        for digest in &self.play {
+            found |= digest.ct_eq(&candidate);
+        }
+        bool::from(found)
     }
 }
 
@@ -67,6 +113,7 @@ pub fn stored_publish_key(state_dir: &Path) -> Result<(String, bool), String> {
     if let Ok(text) = fs::read_to_string(&path) {
         let key = text.trim().to_string();
         if !key.is_empty() {
+            check_key(&key).map_err(|e| format!("{}: {e}", path.display()))?;
             return Ok((key, false));
         }
     }
@@ -77,12 +124,6 @@ pub fn stored_publish_key(state_dir: &Path) -> Result<(String, bool), String> {
     let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     crate::tls::write_private(&path, format!("{key}\n").as_bytes())?;
     Ok((key, true))
-}
-
-/// A key shortened for logs: its first three characters and its length.
-pub fn redact(key: &str) -> String {
-    let head: String = key.chars().take(3).collect();
-    format!("{head}...({} chars)", key.chars().count())
 }
 
 /// A stream name split into its name and its `key=` query value.
@@ -99,22 +140,39 @@ pub fn split_name(name: &str) -> (&str, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key_spec::DEFAULT_STREAM_NAME;
+
+    fn keys(specs: &[&str], play: &[&str]) -> StreamKeys {
+        let publish: Vec<PublishKey> = specs.iter().map(|s| s.parse().unwrap()).collect();
+        let play: Vec<String> = play.iter().map(|s| s.to_string()).collect();
+        StreamKeys::new(&publish, &play)
+    }
 
     #[test]
-    fn only_configured_keys_may_publish() {
-        let keys = StreamKeys::new(&["alpha".into(), "beta".into()], &[]);
-        assert!(keys.publish_allowed("alpha"));
-        assert!(keys.publish_allowed("beta"));
-        assert!(!keys.publish_allowed("alph"));
-        assert!(!keys.publish_allowed(""));
-        assert!(!keys.publish_allowed("alphaa"));
+    fn each_key_publishes_its_own_stream_and_nothing_else() {
+        let keys = keys(&["cam1=alpha", "cam1=beta", "cam2=gamma", "delta"], &[]);
+        assert_eq!(keys.stream_for_key("alpha"), Some("cam1"));
+        assert_eq!(keys.stream_for_key("beta"), Some("cam1"));
+        assert_eq!(keys.stream_for_key("gamma"), Some("cam2"));
+        assert_eq!(keys.stream_for_key("delta"), Some(DEFAULT_STREAM_NAME));
+        assert_eq!(keys.stream_for_key("alph"), None);
+        assert_eq!(keys.stream_for_key(""), None);
+        assert_eq!(keys.stream_for_key("cam1"), None, "a name is no key");
+        assert!(keys.publishes("cam1", "beta"));
+        assert!(
+            !keys.publishes("cam2", "beta"),
+            "a key publishes only its stream"
+        );
+        let names: Vec<&str> = keys.stream_names().collect();
+        assert_eq!(names, ["cam1", "cam2", "stream"]);
+        assert!(keys.is_stream("cam2") && !keys.is_stream("alpha"));
     }
 
     #[test]
     fn playing_is_open_without_play_keys() {
-        let open = StreamKeys::new(&["k".into()], &[]);
+        let open = keys(&["k"], &[]);
         assert!(open.play_allowed(None));
-        let closed = StreamKeys::new(&["k".into()], &["seen".into()]);
+        let closed = keys(&["k"], &["seen"]);
         assert!(!closed.play_allowed(None));
         assert!(!closed.play_allowed(Some("nope")));
         assert!(closed.play_allowed(Some("seen")));
@@ -126,12 +184,6 @@ mod tests {
         assert_eq!(split_name("cam1?key=abc"), ("cam1", Some("abc")));
         assert_eq!(split_name("cam1?x=1&key=abc&y"), ("cam1", Some("abc")));
         assert_eq!(split_name("cam1?x=1"), ("cam1", None));
-    }
-
-    #[test]
-    fn redaction_keeps_three_characters() {
-        assert_eq!(redact("abcdef123"), "abc...(9 chars)");
-        assert_eq!(redact("ab"), "ab...(2 chars)");
     }
 
     #[test]

@@ -12,8 +12,10 @@
 //!   chunk headers.
 //! - `shared`, `settings`, `stats`, `connection_slot`: state shared across connections:
 //!   the settings in force (swapped whole on reload), counters, connection limits.
+//! - `push_status`: the pushes to upstream servers as operators see them.
 //! - `close_reason`: why a connection ended, typed.
 //! - `keys`: stream keys.
+//! - `listener`: binding the listening sockets (dual-stack on `[::]`) and naming peers.
 
 pub mod accept;
 pub mod close_reason;
@@ -21,7 +23,9 @@ pub mod connection_slot;
 pub mod frame;
 pub mod hub;
 pub mod keys;
+pub mod listener;
 pub mod out_batch;
+pub mod push_status;
 pub mod settings;
 pub mod shared;
 pub mod stats;

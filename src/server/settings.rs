@@ -15,6 +15,10 @@ pub struct Settings {
     pub limits: Limits,
     /// The TLS configuration, for connections on the RTMPS listener.
     pub tls: Arc<ServerConfig>,
+    /// Application names served (`live`).
+    pub apps: Vec<String>,
+    /// Whether a new publisher takes a live stream over.
+    pub takeover: bool,
 }
 
 /// The current settings. Each session takes the ones in force when it starts and keeps

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::hub::{Doorbell, Hub};
+use super::push_status::PushRegistry;
 use super::settings::{Settings, SettingsCell};
 use super::stats::ServerStats;
 
@@ -19,12 +20,15 @@ pub struct Shared {
     pub settings: SettingsCell,
     /// Server-wide counters.
     pub stats: ServerStats,
+    /// The pushes to upstream servers running now.
+    pub pushes: PushRegistry,
     /// When the server started (S1's epoch).
     pub started: Instant,
     stopping: AtomicBool,
     doorbells: Mutex<Vec<(u64, Arc<Doorbell>)>>,
     connections: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+    players: AtomicUsize,
     next_id: AtomicU64,
 }
 
@@ -70,11 +74,13 @@ impl Shared {
             hub,
             settings: SettingsCell::new(settings),
             stats: ServerStats::default(),
+            pushes: PushRegistry::default(),
             started: Instant::now(),
             stopping: AtomicBool::new(false),
             doorbells: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
             per_ip: Mutex::new(HashMap::new()),
+            players: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
         }
     }
@@ -155,6 +161,20 @@ impl Shared {
             }
         }
         self.connections.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Counts a player if fewer than `limit` play; returns whether it was counted.
+    pub fn open_player(&self, limit: usize) -> bool {
+        self.players
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a player counted by `open_player`.
+    pub fn close_player(&self) {
+        self.players.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn doorbells(&self) -> MutexGuard<'_, Vec<(u64, Arc<Doorbell>)>> {

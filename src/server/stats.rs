@@ -46,6 +46,8 @@ pub enum Limit {
     MaxConnections,
     /// `--max-connections-per-ip`.
     MaxConnectionsPerIp,
+    /// `--max-players`.
+    MaxPlayers,
     /// Players per stream.
     MaxPlayersPerStream,
     /// `--handshake-timeout-secs`.
@@ -56,20 +58,24 @@ pub enum Limit {
     SlowPlayer,
     /// `--gop-cache-kib`.
     GopCache,
+    /// `--play-wait-secs`.
+    PlayWait,
     /// A protocol limit of the core (message size, chunk streams, AMF, names, ...).
     Protocol,
 }
 
 impl Limit {
     /// Every limit, in counter order.
-    pub const ALL: [Limit; 8] = [
+    pub const ALL: [Limit; 10] = [
         Limit::MaxConnections,
         Limit::MaxConnectionsPerIp,
+        Limit::MaxPlayers,
         Limit::MaxPlayersPerStream,
         Limit::HandshakeTimeout,
         Limit::IdleTimeout,
         Limit::SlowPlayer,
         Limit::GopCache,
+        Limit::PlayWait,
         Limit::Protocol,
     ];
 
@@ -78,11 +84,13 @@ impl Limit {
         match self {
             Limit::MaxConnections => "max_connections",
             Limit::MaxConnectionsPerIp => "max_connections_per_ip",
+            Limit::MaxPlayers => "max_players",
             Limit::MaxPlayersPerStream => "max_players_per_stream",
             Limit::HandshakeTimeout => "handshake_timeout",
             Limit::IdleTimeout => "idle_timeout",
             Limit::SlowPlayer => "slow_player",
             Limit::GopCache => "gop_cache",
+            Limit::PlayWait => "play_wait",
             Limit::Protocol => "protocol",
         }
     }
@@ -173,6 +181,7 @@ impl ServerStats {
             CloseReason::HandshakeTimeout { .. } => self.hit(Limit::HandshakeTimeout),
             CloseReason::IdleTimeout { .. } => self.hit(Limit::IdleTimeout),
             CloseReason::SlowPlayer(_) => self.hit(Limit::SlowPlayer),
+            CloseReason::PlayWaitTimeout { .. } => self.hit(Limit::PlayWait),
             CloseReason::Protocol(_) | CloseReason::Reply(_) => self.hit(Limit::Protocol),
             _ => {}
         }

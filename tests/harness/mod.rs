@@ -11,10 +11,15 @@ use std::time::Duration;
 
 use rtmpsd::client::{Client, ClientOptions, RtmpUrl};
 use rtmpsd::config::{CipherOrder, Limits};
+use rtmpsd::key_spec::PublishKey;
 use rtmpsd::server::accept::{Server, Stopper};
 use rtmpsd::server::keys::StreamKeys;
+use rtmpsd::server::settings::Settings;
 
+/// The publish key of the test stream.
 pub const KEY: &str = "test-publish-key";
+/// The test stream's name: what players play.
+pub const NAME: &str = "test";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -33,6 +38,8 @@ pub struct Setup {
     pub limits: Limits,
     pub play_keys: Vec<String>,
     pub plain: bool,
+    /// Refuse a second publisher instead of letting it take the stream over.
+    pub no_takeover: bool,
 }
 
 impl TestServer {
@@ -48,16 +55,21 @@ impl TestServer {
         std::fs::create_dir_all(&state_dir).expect("state dir");
         let identity =
             rtmpsd::tls::load_or_generate(None, &state_dir, CipherOrder::Aes).expect("tls");
-        let keys = StreamKeys::new(&[KEY.to_string()], &setup.play_keys);
+        let publish = PublishKey {
+            stream: NAME.to_string(),
+            key: KEY.to_string(),
+        };
+        let keys = StreamKeys::new(&[publish], &setup.play_keys);
         let plain = setup.plain.then(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let server = Server::bind(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            plain,
-            identity.config,
+        let settings = Settings {
             keys,
-            setup.limits,
-        )
-        .expect("bind");
+            limits: setup.limits,
+            tls: identity.config,
+            apps: vec!["live".to_string()],
+            takeover: !setup.no_takeover,
+        };
+        let server =
+            Server::bind(SocketAddr::from(([127, 0, 0, 1], 0)), plain, settings).expect("bind");
         let addr = server.local_addr().expect("addr");
         let rtmp_addr = server.rtmp_addr();
         let stopper = server.stopper();

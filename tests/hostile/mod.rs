@@ -1,5 +1,14 @@
 //! Shared pieces of the hostile-input tests (`tests/hostile_*.rs`).
 //!
+//! | file | what is thrown at the server |
+//! |---|---|
+//! | `hostile_transport.rs` | the wrong protocol on each port; broken, slow and random RTMP and TLS handshakes |
+//! | `hostile_chunks.rs` | the chunk stream: bad headers, chunk sizes, too many chunk streams, oversized messages |
+//! | `hostile_amf.rs` | AMF0 in commands and data: wrong types, broken encodings, values over the AMF limits |
+//! | `hostile_commands.rs` | commands out of order, too many message streams, names over their limits |
+//! | `hostile_media.rs` | malformed media headers and decoder configurations from a publisher |
+//! | `hostile_pressure.rs` | floods and slow peers: connection caps, idle, slow and vanishing peers, unread replies |
+//!
 //! Every test runs the real `rtmpsd` binary (`support::ServerProcess`, stderr captured) with
 //! short limits and keeps a live stream playing on it from start to end ([`Fixture`]: an
 //! in-repo publisher at 50 fps and a player that checks every frame index arrives, in
@@ -30,10 +39,12 @@ use rtmpsd::rtmp::message::type_id;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
-use crate::support::{PLAY_KEY, PUBLISH_KEY, ServerProcess, TempDir};
+use crate::support::{PLAY_KEY, PUBLISH_KEY, STREAM, ServerProcess, TempDir};
 
 /// A second publish key: attacks that publish use it, so they get a stream of their own.
 pub const ATTACK_KEY: &str = "attack-publish-key";
+/// The stream [`ATTACK_KEY`] publishes.
+pub const ATTACK_STREAM: &str = "attack";
 /// Frames a second on the live stream.
 pub const LIVE_FPS: u32 = 50;
 /// Video bitrate of the live stream (5 KB frames).
@@ -95,6 +106,8 @@ impl Fixture {
     pub fn start(extra: &[&str]) -> Fixture {
         let state = TempDir::new("hostile");
         let dir = state.path().to_str().expect("temp dir paths are UTF-8");
+        let live_key = format!("{STREAM}={PUBLISH_KEY}");
+        let attack_key = format!("{ATTACK_STREAM}={ATTACK_KEY}");
         // The usual test flags (`ServerProcess::start_standard`), run through env(1) to fix
         // glibc's mmap threshold at its 128 KiB default: allocations above it are mapped
         // and unmapped on free. Left dynamic, glibc raises the threshold after the first
@@ -111,9 +124,9 @@ impl Fixture {
             "--state-dir",
             dir,
             "--publish-key",
-            PUBLISH_KEY,
+            &live_key,
             "--publish-key",
-            ATTACK_KEY,
+            &attack_key,
             "--play-key",
             PLAY_KEY,
             "--log",
@@ -129,9 +142,14 @@ impl Fixture {
         }
     }
 
-    /// `rtmps://…/live/<key>?key=PLAY_KEY` for playing.
-    pub fn play_url(&self, key: &str) -> RtmpUrl {
-        RtmpUrl::parse(&self.server.rtmps_url(&format!("live/{key}?key={PLAY_KEY}"))).expect("url")
+    /// `rtmps://…/live/<name>?key=PLAY_KEY` for playing.
+    pub fn play_url(&self, name: &str) -> RtmpUrl {
+        RtmpUrl::parse(
+            &self
+                .server
+                .rtmps_url(&format!("live/{name}?key={PLAY_KEY}")),
+        )
+        .expect("url")
     }
 
     /// The TLS listener.
@@ -147,7 +165,7 @@ impl Fixture {
     /// A player on the attack stream, playing (nothing may be published yet).
     pub fn attack_player(&self) -> Client {
         let mut player =
-            Client::connect(&self.play_url(ATTACK_KEY), &client_options()).expect("connect");
+            Client::connect(&self.play_url(ATTACK_STREAM), &client_options()).expect("connect");
         player.play().expect("play the attack stream");
         player
     }
@@ -350,9 +368,8 @@ impl Live {
         let final_index = Arc::new(AtomicU64::new(UNSET));
         let publish_url =
             RtmpUrl::parse(&server.rtmps_url(&format!("live/{PUBLISH_KEY}"))).expect("url");
-        let play_url =
-            RtmpUrl::parse(&server.rtmps_url(&format!("live/{PUBLISH_KEY}?key={PLAY_KEY}")))
-                .expect("url");
+        let play_url = RtmpUrl::parse(&server.rtmps_url(&format!("live/{STREAM}?key={PLAY_KEY}")))
+            .expect("url");
         let (published_tx, published_rx) = std::sync::mpsc::channel();
         let publisher = {
             let stop = stop.clone();
@@ -1205,27 +1222,19 @@ pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-// Declared by hand because the crate has no libc dependency; std links libc anyway.
-unsafe extern "C" {
-    fn setsockopt(fd: i32, level: i32, name: i32, value: *const core::ffi::c_void, len: u32)
-    -> i32;
-}
-
 /// Shrinks a socket's receive buffer (Linux SOL_SOCKET / SO_RCVBUF), so a reader that
 /// stops reading closes its TCP window after a few KiB.
 pub fn shrink_receive_buffer(socket: &TcpStream, bytes: i32) {
     use std::os::fd::AsRawFd;
-    const SOL_SOCKET: i32 = 1;
-    const SO_RCVBUF: i32 = 8;
     // SAFETY: the fd is a live socket owned by `socket`; the value pointer and length describe
     // a local i32 that outlives the call.
     let rc = unsafe {
-        setsockopt(
+        libc::setsockopt(
             socket.as_raw_fd(),
-            SOL_SOCKET,
-            SO_RCVBUF,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
             (&bytes as *const i32).cast(),
-            std::mem::size_of::<i32>() as u32,
+            std::mem::size_of::<i32>() as libc::socklen_t,
         )
     };
     assert_eq!(rc, 0, "setsockopt SO_RCVBUF");

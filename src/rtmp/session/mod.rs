@@ -443,10 +443,13 @@ impl State {
                 self.phase = Phase::Connected;
                 Ok(Some(SessionEvent::Connected { app }))
             }
-            Command::ReleaseStream { transaction_id }
-            | Command::FcPublish { transaction_id }
-            | Command::GetStreamLength { transaction_id } => {
+            Command::ReleaseStream { transaction_id } | Command::FcPublish { transaction_id } => {
                 self.result(transaction_id, None)?;
+                Ok(None)
+            }
+            // A number, as FFmpeg expects (it warns on anything else): 0 for a live stream.
+            Command::GetStreamLength { transaction_id } => {
+                self.result(transaction_id, Some(0.0))?;
                 Ok(None)
             }
             Command::FcUnpublish { transaction_id } => {
@@ -465,7 +468,10 @@ impl State {
                 self.result(transaction_id, Some(f64::from(id)))?;
                 Ok(None)
             }
-            Command::DeleteStream { stream_id } => Ok(self.close_stream(stream_id as u32, true)),
+            Command::DeleteStream { stream_id } => {
+                let stream_id = stream_id.map_or(header.stream_id, |id| id as u32);
+                Ok(self.close_stream(stream_id, true))
+            }
             Command::CloseStream => Ok(self.close_stream(header.stream_id, false)),
             Command::Publish { name, .. } => {
                 self.check_name(name)?;

@@ -524,4 +524,63 @@ fn captured_enhanced_rtmp_hevc_publish_is_recognised() {
     assert_eq!(first_frame, "video Hevc Frame key=true");
 }
 
+#[test]
+fn delete_stream_naming_the_stream_instead_of_its_id_ends_that_stream() {
+    // GStreamer's rtmp2sink ends a publish with deleteStream(0, null, "<stream name>").
+    let mut peer = Peer::new(SessionConfig::default());
+    peer.connect();
+    peer.create_stream(2.0).unwrap();
+    let publish = command("publish", 3.0, |w| {
+        w.null()?.string("cam1")?.string("live")?;
+        Ok(())
+    });
+    peer.send(type_id::COMMAND_AMF0, 1, &publish).unwrap();
+    peer.session.accept_publish(1).unwrap();
+    let delete = command("deleteStream", 0.0, |w| {
+        w.null()?.string("cam1")?;
+        Ok(())
+    });
+    let events = peer.send(type_id::COMMAND_AMF0, 1, &delete).unwrap();
+    assert_eq!(
+        events,
+        vec!["StreamClosed { stream_id: 1, role: Publishing }"]
+    );
+    assert_eq!(peer.session.stream_role(1), None, "the id is free again");
+    // FFmpeg's form, with the id, and extra arguments after it, still works.
+    peer.create_stream(4.0).unwrap();
+    let delete = command("deleteStream", 5.0, |w| {
+        w.null()?.number(1.0)?.boolean(true)?;
+        Ok(())
+    });
+    peer.send(type_id::COMMAND_AMF0, 0, &delete).unwrap();
+    assert_eq!(peer.session.stream_role(1), None);
+}
+
+#[test]
+fn get_stream_length_is_answered_with_a_number() {
+    let mut peer = Peer::new(SessionConfig::default());
+    peer.connect();
+    let ask = command("getStreamLength", 7.0, |w| {
+        w.null()?.string("cam1")?;
+        Ok(())
+    });
+    peer.send(type_id::COMMAND_AMF0, 0, &ask).unwrap();
+    let mut reader = ChunkReader::new(ChunkLimits::default());
+    let replies = peer.replies.clone();
+    let mut pos = 0;
+    let mut last = Vec::new();
+    while let ChunkRead::Message { consumed, message } = reader.read(&replies[pos..]).unwrap() {
+        pos += consumed;
+        last = amf0::decode_all(message.payload, &AmfLimits::default())
+            .unwrap_or_default()
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect();
+    }
+    assert_eq!(
+        last,
+        ["String(\"_result\")", "Number(7.0)", "Null", "Number(0.0)"]
+    );
+}
+
 mod enhanced;

@@ -14,7 +14,10 @@ mod error;
 mod eviction;
 mod frame_tracks;
 mod limits;
+mod live_publisher;
+mod media_info;
 mod publication;
+mod publisher;
 mod queue_state;
 mod start_cache;
 mod stream;
@@ -31,7 +34,10 @@ pub use delivery::Delivery;
 pub use error::{JoinError, PublishError};
 pub use eviction::Eviction;
 pub use limits::{HubLimits, QueueLimits};
+pub use live_publisher::LivePublisher;
+pub use media_info::{MediaInfo, MediaSummary};
 pub use publication::Publication;
+pub use publisher::{PublisherInfo, Takeover};
 pub use stream::Stream;
 pub use stream_stats::{StreamCounts, StreamStats};
 pub use subscriber::SubscriberKind;
@@ -43,6 +49,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use publisher::PublisherSlot;
 use queue_state::QueueState;
 use subscriber::Subscriber;
 
@@ -81,26 +88,54 @@ impl Hub {
         streams
     }
 
-    /// Makes session `publisher` the publisher of `name`; subscribers waiting on it are told.
-    pub fn publish(&self, name: &str, publisher: u64) -> Result<Publication, PublishError> {
+    /// Makes `publisher` the publisher of `name`; subscribers waiting on it are told.
+    ///
+    /// When the stream is live already and `takeover` is on, the new publisher replaces the
+    /// old one at once: the old one's `Publication` learns it (`taken_over_by`) and its
+    /// `doorbell` is rung, its later frames are dropped, the cache restarts, and subscribers
+    /// stay, hear nothing, and continue from the new publisher's sequence headers and first
+    /// keyframe on an unbroken timeline. Returns the publication and the publisher replaced.
+    pub fn publish(
+        &self,
+        name: &str,
+        publisher: PublisherInfo,
+        doorbell: Arc<Doorbell>,
+        takeover: bool,
+    ) -> Result<(Publication, Option<PublisherInfo>), PublishError> {
         let registry = &self.registry;
         let mut streams = registry.streams();
         let stream = registry.entry(&mut streams, name);
-        {
+        let now = Instant::now();
+        let handle = Takeover::new(doorbell);
+        let replaced = {
             let mut state = stream.lock();
-            if state.publisher.is_some() {
-                return Err(PublishError::AlreadyLive);
-            }
-            state.publisher = Some(publisher);
+            let replaced = match &state.publisher {
+                Some(old) if !takeover => return Err(PublishError::AlreadyLive { by: old.info }),
+                Some(old) => {
+                    old.takeover.happened(publisher);
+                    Some(old.info)
+                }
+                None => None,
+            };
+            state.publisher = Some(PublisherSlot {
+                info: publisher,
+                takeover: handle.clone(),
+            });
+            stream.set_live_publisher(Some(LivePublisher::started_at(publisher.peer, now)));
+            state.restart_timeline(replaced.is_some());
             state.cache.clear();
             state.tracks.clear();
             for sub in &mut state.subscribers {
                 sub.unsync();
             }
-            stream.notify_all(&mut state, &Delivery::Published, Instant::now());
+            if replaced.is_none() {
+                stream.notify_all(&mut state, &Delivery::Published, now);
+            }
             stream.recount(&state);
-        }
-        Ok(Publication::new(registry.clone(), stream, publisher))
+            replaced
+        };
+        let publication = Publication::new(registry.clone(), stream, publisher.id, handle);
+        Ok((publication, replaced))
     }
 
     /// Adds subscriber `id` of `kind` to `name`, with the cache to send it first.
@@ -168,10 +203,11 @@ impl Registry {
         let mut streams = self.streams();
         {
             let mut state = stream.lock();
-            if state.publisher != Some(publisher) {
+            if !state.is_publisher(publisher) {
                 return;
             }
             state.publisher = None;
+            stream.set_live_publisher(None);
             state.cache.clear();
             state.tracks.clear();
             stream.notify_all(&mut state, &Delivery::Unpublished, now);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::Registry;
+use super::publisher::{PublisherInfo, Takeover};
 use super::stream::Stream;
 use crate::server::frame::Frame;
 
@@ -13,15 +14,27 @@ pub struct Publication {
     registry: Arc<Registry>,
     stream: Arc<Stream>,
     id: u64,
+    takeover: Arc<Takeover>,
 }
 
 impl Publication {
-    pub(super) fn new(registry: Arc<Registry>, stream: Arc<Stream>, id: u64) -> Self {
+    pub(super) fn new(
+        registry: Arc<Registry>,
+        stream: Arc<Stream>,
+        id: u64,
+        takeover: Arc<Takeover>,
+    ) -> Self {
         Publication {
             registry,
             stream,
             id,
+            takeover,
         }
+    }
+
+    /// The publisher that took this stream over, if one did: this one should close.
+    pub fn taken_over_by(&self) -> Option<PublisherInfo> {
+        self.takeover.by()
     }
 
     /// The stream published.
@@ -31,7 +44,7 @@ impl Publication {
 
     /// Hands one frame to the stream's cache and subscribers (see `Stream::push`).
     pub fn push(&self, frame: Frame, now: Instant) -> Option<usize> {
-        self.stream.push(frame, now)
+        self.stream.push(self.id, frame, now)
     }
 }
 

@@ -9,24 +9,62 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::rtmp::Timestamp;
+
 use super::delivery::Delivery;
 use super::frame_tracks::FrameTracks;
 use super::limits::HubLimits;
+use super::live_publisher::LivePublisher;
+use super::media_info::MediaInfo;
+use super::publisher::PublisherSlot;
 use super::start_cache::StartCache;
 use super::stream_stats::StreamStats;
 use super::subscriber::{Offered, Subscriber, SubscriberKind};
 use super::track_table::{TrackInfo, TrackTable};
-use crate::server::frame::Frame;
+use crate::server::frame::{Frame, FrameKind};
 
 /// What a stream holds under its lock.
 #[derive(Default)]
 pub(super) struct StreamState {
     /// The session publishing it, if any.
-    pub(super) publisher: Option<u64>,
+    pub(super) publisher: Option<PublisherSlot>,
     pub(super) cache: StartCache,
     pub(super) subscribers: Vec<Subscriber>,
     /// The tracks of the current publication and their codecs.
     pub(super) tracks: TrackTable,
+    /// Timestamps of the current publisher are moved by this much (wrapping), so that after
+    /// a takeover the stream's timeline goes on from where the old publisher left it.
+    ts_offset: u32,
+    /// The next frame sets `ts_offset` (a takeover happened).
+    rebase: bool,
+    /// The last timestamp handed out.
+    last_ts: Option<Timestamp>,
+}
+
+impl StreamState {
+    /// Whether session `id` is the publisher.
+    pub(super) fn is_publisher(&self, id: u64) -> bool {
+        self.publisher.as_ref().is_some_and(|p| p.info.id == id)
+    }
+
+    /// A new publisher starts: with `continue_timeline` (a takeover) its timestamps are moved
+    /// to go on from the last one handed out, else they are taken as they come.
+    pub(super) fn restart_timeline(&mut self, continue_timeline: bool) {
+        self.ts_offset = 0;
+        self.rebase = continue_timeline && self.last_ts.is_some();
+    }
+
+    /// The timestamp `frame` goes out with.
+    fn timeline(&mut self, ts: Timestamp) -> Timestamp {
+        if self.rebase {
+            self.rebase = false;
+            let last = self.last_ts.map_or(0, |t| t.0);
+            self.ts_offset = last.wrapping_add(1).wrapping_sub(ts.0);
+        }
+        let out = Timestamp(ts.0.wrapping_add(self.ts_offset));
+        self.last_ts = Some(out);
+        out
+    }
 }
 
 /// One stream, live or waited for.
@@ -35,6 +73,13 @@ pub struct Stream {
     limits: HubLimits,
     state: Mutex<StreamState>,
     stats: StreamStats,
+    media: MediaInfo,
+    /// Set and cleared with `StreamState::publisher`, under its own lock so operators'
+    /// readers never take the data path's.
+    live_publisher: Mutex<Option<LivePublisher>>,
+    /// A copy of `StreamState::tracks`' list for readers, likewise under its own lock; the
+    /// data path takes it only when a track appears or changes codec.
+    track_list: Mutex<Vec<TrackInfo>>,
 }
 
 impl Stream {
@@ -44,6 +89,9 @@ impl Stream {
             limits,
             state: Mutex::new(StreamState::default()),
             stats: StreamStats::default(),
+            media: MediaInfo::default(),
+            live_publisher: Mutex::new(None),
+            track_list: Mutex::new(Vec::new()),
         }
     }
 
@@ -62,15 +110,56 @@ impl Stream {
         &self.stats
     }
 
-    /// Hands one frame, pushed at `now`, to the cache and to every subscriber; never blocks.
+    /// What it carries, as far as its sequence headers and metadata tell.
+    pub fn media(&self) -> &MediaInfo {
+        &self.media
+    }
+
+    /// Who publishes it now and since when, without taking the stream's lock.
+    pub fn live_publisher(&self) -> Option<LivePublisher> {
+        *self
+            .live_publisher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records who publishes it now (None: nobody); the media description starts afresh.
+    pub(super) fn set_live_publisher(&self, publisher: Option<LivePublisher>) {
+        *self
+            .live_publisher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = publisher;
+        self.media.clear();
+        self.track_list().clear();
+    }
+
+    fn track_list(&self) -> MutexGuard<'_, Vec<TrackInfo>> {
+        self.track_list.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands one frame from publisher `publisher`, pushed at `now`, to the cache and to every
+    /// subscriber; never blocks. A frame from a session that is no longer the publisher (one
+    /// that was taken over) is dropped.
     ///
     /// Returns the size the current GOP would have reached when this frame made it too
     /// long for the GOP cache (once per GOP), so the caller can log it.
-    pub fn push(&self, frame: Frame, now: Instant) -> Option<usize> {
+    pub fn push(&self, publisher: u64, mut frame: Frame, now: Instant) -> Option<usize> {
         let tracks = FrameTracks::of(&frame);
         let mut state = self.lock();
-        self.stats.pushed(frame.len());
-        state.tracks.observe(&frame, &tracks);
+        if !state.is_publisher(publisher) {
+            return None;
+        }
+        frame.timestamp = state.timeline(frame.timestamp);
+        // The frame rate is the default track's: a rendition ladder is one picture a tick.
+        let video_frame = tracks.is_video_media(&frame) && tracks.tracks.contains(0);
+        self.stats.pushed(frame.len(), video_frame);
+        // Headers and metadata (a few per stream) describe it, in atomics.
+        if frame.sequence_header || frame.kind == FrameKind::Metadata {
+            self.media.take(&frame);
+        }
+        if state.tracks.observe(&frame, &tracks) {
+            *self.track_list() = state.tracks.list();
+        }
         let overflow = state
             .cache
             .take(&frame, &tracks, self.limits.gop_cache_bytes);
@@ -80,8 +169,10 @@ impl Stream {
 
     /// The audio and video tracks of the current publication with their codecs, video first
     /// (one track, id 0, of each kind for a legacy stream; none before media arrives).
+    ///
+    /// Does not take the data path's lock.
     pub fn tracks(&self) -> Vec<TrackInfo> {
-        self.lock().tracks.list()
+        self.track_list().clone()
     }
 
     /// Locks the state. A panicking worker must not take the stream down with it; the state

@@ -60,6 +60,22 @@ fn audio(ts: u32) -> Frame {
     frame(FrameKind::Audio, ts, false, false, 10)
 }
 
+fn info(id: u64) -> PublisherInfo {
+    PublisherInfo {
+        id,
+        peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1000 + id as u16)),
+    }
+}
+
+/// Publishes `live/cam` as session `id`, refusing a takeover.
+fn publish(hub: &Hub, id: u64) -> Publication {
+    let (publication, replaced) = hub
+        .publish("live/cam", info(id), doorbell().0, false)
+        .expect("publish");
+    assert!(replaced.is_none());
+    publication
+}
+
 fn subscribe(hub: &Hub, id: u64, len: usize) -> Subscription {
     let (bell, _) = doorbell();
     hub.subscribe("live/cam", id, SubscriberKind::Player, queue(len), bell)
@@ -82,7 +98,7 @@ fn drain(sub: &mut Subscription) -> Vec<String> {
 #[test]
 fn a_late_subscriber_gets_headers_and_the_gop_then_live_frames_with_no_gap_or_duplicate() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     publication.push(frame(FrameKind::Metadata, 0, false, false, 20), now);
     publication.push(frame(FrameKind::Video, 0, false, true, 30), now);
@@ -113,7 +129,7 @@ fn a_late_subscriber_gets_headers_and_the_gop_then_live_frames_with_no_gap_or_du
 #[test]
 fn a_new_keyframe_restarts_the_cached_gop() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     for ts in [10, 20] {
         publication.push(key(ts), now);
@@ -126,7 +142,7 @@ fn a_new_keyframe_restarts_the_cached_gop() {
 #[test]
 fn a_gop_over_the_cache_limit_is_reported_once_and_not_cached() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     assert_eq!(
         publication.push(frame(FrameKind::Video, 0, true, false, 6000), now),
@@ -149,7 +165,7 @@ fn a_gop_over_the_cache_limit_is_reported_once_and_not_cached() {
 #[test]
 fn a_full_queue_drops_video_up_to_the_next_keyframe_but_keeps_audio_flowing() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     publication.push(key(0), now);
     let mut sub = subscribe(&hub, 2, 2);
@@ -170,7 +186,7 @@ fn a_full_queue_drops_video_up_to_the_next_keyframe_but_keeps_audio_flowing() {
 #[test]
 fn a_subscriber_behind_for_longer_than_its_limit_is_evicted_with_what_it_missed() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let start = Instant::now();
     publication.push(key(0), start);
     let (bell, rings) = doorbell();
@@ -203,7 +219,7 @@ fn a_subscriber_behind_for_longer_than_its_limit_is_evicted_with_what_it_missed(
 #[test]
 fn byte_limit_counts_what_is_queued_and_what_was_taken() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     publication.push(key(0), now);
     let (bell, _) = doorbell();
@@ -234,7 +250,7 @@ fn subscribers_stay_across_unpublish_and_republish_and_are_told_each_time() {
         .unwrap();
     assert!(!sub.live_at_join(), "waiting for a publisher");
     sub.doorbell().arm();
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     assert_eq!(
         rings.load(Ordering::SeqCst),
         1,
@@ -247,7 +263,7 @@ fn subscribers_stay_across_unpublish_and_republish_and_are_told_each_time() {
         drain(&mut sub),
         ["Published", "Video@0", "Video@1", "Unpublished"]
     );
-    let again = hub.publish("live/cam", 3).unwrap();
+    let again = publish(&hub, 3);
     again.push(inter(2), Instant::now()); // a new publisher: wait for its keyframe
     again.push(key(3), Instant::now());
     assert_eq!(drain(&mut sub), ["Published", "Video@3"]);
@@ -257,17 +273,19 @@ fn subscribers_stay_across_unpublish_and_republish_and_are_told_each_time() {
 #[test]
 fn a_second_publisher_is_refused_and_the_stream_is_forgotten_when_unused() {
     let hub = Hub::new(LIMITS);
-    let first = hub.publish("live/cam", 1).unwrap();
-    assert!(matches!(
-        hub.publish("live/cam", 2),
-        Err(PublishError::AlreadyLive)
-    ));
+    let first = publish(&hub, 1);
+    let refused = hub.publish("live/cam", info(2), doorbell().0, false);
+    assert!(matches!(refused, Err(PublishError::AlreadyLive { by }) if by == info(1)));
     let sub = subscribe(&hub, 3, 4);
     drop(first);
     assert_eq!(hub.stream_count(), 1, "the subscriber keeps it");
     drop(sub);
     assert_eq!(hub.stream_count(), 0);
-    assert!(hub.publish("live/cam", 2).is_ok(), "free again");
+    assert!(
+        hub.publish("live/cam", info(2), doorbell().0, false)
+            .is_ok(),
+        "free again"
+    );
 }
 
 #[test]
@@ -299,7 +317,7 @@ fn players_per_stream_are_capped_but_pushes_and_recorders_are_not_players() {
 #[test]
 fn a_subscriber_too_far_behind_to_take_a_notice_is_evicted() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     publication.push(key(0), Instant::now());
     let mut sub = subscribe(&hub, 2, 1);
     let _ = drain(&mut sub);
@@ -312,7 +330,7 @@ fn a_subscriber_too_far_behind_to_take_a_notice_is_evicted() {
 #[test]
 fn wait_blocks_until_a_frame_comes_or_times_out() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let mut sub = hub
         .subscribe(
             "live/cam",
@@ -331,6 +349,85 @@ fn wait_blocks_until_a_frame_comes_or_times_out() {
     let got = sub.wait(Duration::from_secs(5)).unwrap();
     assert!(matches!(got, Some(Delivery::Frame(f)) if f.timestamp == Timestamp(7)));
     drop(pusher.join());
+}
+
+#[test]
+fn a_takeover_replaces_the_publisher_at_once_and_players_continue_on_one_timeline() {
+    let hub = Hub::new(LIMITS);
+    let (old_bell, old_rings) = doorbell();
+    let (old, _) = hub.publish("live/cam", info(1), old_bell, true).unwrap();
+    let now = Instant::now();
+    old.push(frame(FrameKind::Video, 0, false, true, 30), now);
+    old.push(key(1000), now);
+    old.push(inter(1040), now);
+    let mut player = subscribe(&hub, 5, 64);
+    assert_eq!(drain(&mut player), ["Video@0", "Video@1000", "Video@1040"]);
+
+    let (new, replaced) = hub
+        .publish("live/cam", info(2), doorbell().0, true)
+        .unwrap();
+    assert_eq!(replaced, Some(info(1)));
+    assert_eq!(old.taken_over_by(), Some(info(2)));
+    assert_eq!(
+        old_rings.load(Ordering::SeqCst),
+        1,
+        "the old publisher is woken to close"
+    );
+    old.push(inter(1080), now); // in flight from the old publisher: dropped
+    // The new publisher starts its own clock at 0; players see it go on after 1040.
+    new.push(frame(FrameKind::Video, 0, false, true, 30), now);
+    new.push(inter(10), now); // before its first keyframe: skipped for players
+    new.push(key(40), now);
+    new.push(audio(50), now);
+    assert_eq!(
+        drain(&mut player),
+        ["Video@1041", "Video@1081", "Audio@1091"],
+        "no notices, the new sequence header, then its first keyframe"
+    );
+    // A player joining now starts on the new publisher's cache only.
+    let mut late = subscribe(&hub, 6, 64);
+    assert_eq!(drain(&mut late), ["Video@1041", "Video@1081", "Audio@1091"]);
+    // The old publication leaving does not end the new publisher's stream.
+    drop(old);
+    assert!(drain(&mut player).is_empty());
+    let live = hub.streams()[0].live_publisher().map(|p| p.address);
+    assert_eq!(live, Some(info(2).peer));
+    drop(new);
+    assert_eq!(drain(&mut player), ["Unpublished"]);
+}
+
+#[test]
+fn a_stream_tells_operators_who_publishes_and_counts_video_frames_apart() {
+    let hub = Hub::new(LIMITS);
+    let publication = publish(&hub, 1);
+    let stream = hub.streams().pop().unwrap();
+    let live = stream.live_publisher().expect("publisher recorded");
+    assert_eq!(live.address, info(1).peer);
+    assert!(live.since <= std::time::SystemTime::now());
+    publication.push(frame(FrameKind::Video, 0, false, true, 10), Instant::now());
+    publication.push(key(0), Instant::now());
+    publication.push(audio(1), Instant::now());
+    publication.push(inter(40), Instant::now());
+    let counts = stream.stats().counts();
+    assert_eq!((counts.frames_in, counts.video_frames_in), (4, 2));
+    drop(publication);
+    assert!(stream.live_publisher().is_none());
+}
+
+#[test]
+fn a_takeover_records_the_new_publisher() {
+    let hub = Hub::new(LIMITS);
+    let first = publish(&hub, 1);
+    let (second, replaced) = hub
+        .publish("live/cam", info(2), doorbell().0, true)
+        .expect("takeover");
+    assert_eq!(replaced, Some(info(1)));
+    let stream = hub.streams().pop().unwrap();
+    assert_eq!(stream.live_publisher().unwrap().address, info(2).peer);
+    drop(first);
+    assert_eq!(stream.live_publisher().unwrap().address, info(2).peer);
+    drop(second);
+    assert!(stream.live_publisher().is_none());
 }
 
 mod multitrack;

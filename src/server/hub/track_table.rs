@@ -25,26 +25,35 @@ pub(super) struct TrackTable {
 }
 
 impl TrackTable {
-    /// Learns from `frame`: the codec of a track seen for the first time, or configured anew.
-    /// Cheap for every other frame (a set comparison).
-    pub(super) fn observe(&mut self, frame: &Frame, info: &FrameTracks) {
+    /// Learns from `frame`: the codec of a track seen for the first time, or configured anew;
+    /// returns whether the list changed. Cheap for every other frame (a set comparison).
+    pub(super) fn observe(&mut self, frame: &Frame, info: &FrameTracks) -> bool {
         let seen = match frame.kind {
             FrameKind::Video => &mut self.seen_video,
             FrameKind::Audio => &mut self.seen_audio,
-            FrameKind::Metadata | FrameKind::Data => return,
+            FrameKind::Metadata | FrameKind::Data => return false,
         };
         let new = !info.tracks.is_subset_of(seen);
         if !new && info.config.is_none() {
-            return;
+            return false;
         }
         *seen = seen.union(info.tracks);
         let tracks = &mut self.tracks;
+        let mut changed = false;
         for_each_track(frame, |media, id, codec| {
             match tracks.iter_mut().find(|t| t.media == media && t.id == id) {
-                Some(track) => track.codec = codec,
-                None => tracks.push(TrackInfo { media, id, codec }),
+                Some(track) if track.codec == codec => {}
+                Some(track) => {
+                    track.codec = codec;
+                    changed = true;
+                }
+                None => {
+                    tracks.push(TrackInfo { media, id, codec });
+                    changed = true;
+                }
             }
         });
+        changed
     }
 
     /// The tracks, video first, each kind by id.
@@ -78,8 +87,8 @@ mod tests {
         }
     }
 
-    fn observe(table: &mut TrackTable, frame: &Frame) {
-        table.observe(frame, &FrameTracks::of(frame));
+    fn observe(table: &mut TrackTable, frame: &Frame) -> bool {
+        table.observe(frame, &FrameTracks::of(frame))
     }
 
     #[test]
@@ -149,10 +158,10 @@ mod tests {
             ),
         );
         assert_eq!(table.list()[0].codec, Codec::Video(VideoCodec::Av1));
-        observe(
+        assert!(!observe(
             &mut table,
             &frame(FrameKind::Video, false, &[0x27, 1, 0, 0, 0]),
-        );
+        ));
         assert_eq!(table.list()[0].codec, Codec::Video(VideoCodec::Av1));
         table.clear();
         assert!(table.list().is_empty());

@@ -11,13 +11,13 @@ use log::{debug, info, warn};
 
 use crate::rtmp::session::{FANOUT_STREAM_ID, SessionEvent, StreamRole};
 use crate::server::close_reason::CloseReason;
-use crate::server::connection_slot::ConnectionSlot;
+use crate::server::connection_slot::{ConnectionSlot, PlayerSlot};
 use crate::server::frame::Frame;
 use crate::server::hub::{
-    Delivery, Doorbell, Ended, JoinError, Publication, QueueLimits, Stream, SubscriberKind,
-    Subscription,
+    Delivery, Doorbell, Ended, JoinError, Publication, PublishError, PublisherInfo, QueueLimits,
+    SubscriberKind, Subscription,
 };
-use crate::server::keys::{redact, split_name};
+use crate::server::keys::split_name;
 use crate::server::settings::Settings;
 use crate::server::shared::Shared;
 use crate::server::stats::{ConnectionRole, Limit};
@@ -30,6 +30,11 @@ pub(super) enum Action {
     RejectPlay(u32, &'static str, &'static str),
 }
 
+/// How a refused play is answered.
+const PLAY_FAILED: &str = "NetStream.Play.Failed";
+/// How a play of a stream that does not exist (or not in time) is answered.
+pub(super) const STREAM_NOT_FOUND: &str = "NetStream.Play.StreamNotFound";
+
 /// Where this connection stands in the hub; its handle leaves the hub when dropped.
 enum Role {
     Undecided,
@@ -41,6 +46,9 @@ enum Role {
         subscription: Subscription,
         stream_id: u32,
         frames: u64,
+        /// Since when it waits for a publisher, if the stream is not live.
+        waiting_since: Option<Instant>,
+        _slot: PlayerSlot,
     },
 }
 
@@ -103,6 +111,22 @@ impl Context {
         }
     }
 
+    /// The publisher that took this connection's stream over, if one did.
+    pub(super) fn taken_over_by(&self) -> Option<PublisherInfo> {
+        match &self.role {
+            Role::Publisher { publication, .. } => publication.taken_over_by(),
+            _ => None,
+        }
+    }
+
+    /// Since when a player waits for its stream to go live, if it does.
+    pub(super) fn waiting_since(&self) -> Option<Instant> {
+        match &self.role {
+            Role::Player { waiting_since, .. } => *waiting_since,
+            _ => None,
+        }
+    }
+
     pub(super) fn player_stream_id(&self) -> Option<u32> {
         match &self.role {
             Role::Player { stream_id, .. } => Some(*stream_id),
@@ -119,7 +143,7 @@ impl Context {
                 frames,
             } => format!(
                 "publisher of {} ({frames} frames)",
-                stream_label(publication.stream())
+                publication.stream().name()
             ),
             Role::Player {
                 subscription,
@@ -127,7 +151,7 @@ impl Context {
                 ..
             } => format!(
                 "player of {} ({frames} frames)",
-                stream_label(subscription.stream())
+                subscription.stream().name()
             ),
         }
     }
@@ -185,42 +209,77 @@ impl Context {
         }
     }
 
+    /// Whether `app` is one this server serves; logs a refusal naming it when not.
+    fn app_served(&self, what: &str) -> bool {
+        if self.settings.apps.contains(&self.app) {
+            return true;
+        }
+        warn!(
+            "{} {} {what} refused: unknown app {:?} (served: {})",
+            self.id,
+            self.peer,
+            self.app,
+            self.settings.apps.join(", ")
+        );
+        false
+    }
+
+    /// Which stream a `publish` of `name` is for: `KEY` (the key where encoders put it), or
+    /// `NAME?key=KEY`. None when the key publishes no stream (or not that one).
+    fn published_stream(&self, name: &str) -> Option<String> {
+        let keys = &self.settings.keys;
+        match split_name(name) {
+            (stream, Some(key)) => keys.publishes(stream, key).then(|| stream.to_string()),
+            (key, None) => keys.stream_for_key(key).map(str::to_string),
+        }
+    }
+
     fn publish(&mut self, stream_id: u32, name: &str) -> Action {
-        let (key, _) = split_name(name);
         if !matches!(self.role, Role::Undecided) {
             return Action::RejectPublish(stream_id, "this connection already publishes or plays");
         }
-        if !self.settings.keys.publish_allowed(key) {
+        if !self.app_served("publish") {
+            return Action::RejectPublish(stream_id, "unknown application");
+        }
+        let Some(stream) = self.published_stream(name) else {
+            // Never the key in the log, not even a wrong one: it may be a typo of a real one.
             warn!(
-                "{} {} publish refused: wrong stream key {}",
+                "{} {} publish refused: wrong stream key ({} characters)",
                 self.id,
                 self.peer,
-                redact(key)
+                split_name(name).0.chars().count()
             );
             return Action::RejectPublish(stream_id, "wrong stream key");
-        }
-        let hub_name = format!("{}/{key}", self.app);
-        match self.shared.hub.publish(&hub_name, self.id) {
-            Ok(publication) => {
-                info!(
-                    "{} {} publishing {}",
-                    self.id,
-                    self.peer,
-                    stream_label(publication.stream())
-                );
+        };
+        let hub_name = format!("{}/{stream}", self.app);
+        let me = PublisherInfo {
+            id: self.id,
+            peer: self.peer,
+        };
+        let published =
+            self.shared
+                .hub
+                .publish(&hub_name, me, self.doorbell.clone(), self.settings.takeover);
+        match published {
+            Ok((publication, replaced)) => {
+                match replaced {
+                    Some(old) => info!(
+                        "{} {} publishing {hub_name}, taking it over from {} {}",
+                        self.id, self.peer, old.id, old.peer
+                    ),
+                    None => info!("{} {} publishing {hub_name}", self.id, self.peer),
+                }
                 self.set_role(Role::Publisher {
                     publication,
                     frames: 0,
                 });
                 Action::AcceptPublish(stream_id)
             }
-            Err(_) => {
+            Err(PublishError::AlreadyLive { by }) => {
                 warn!(
-                    "{} {} publish refused: {}/{} is already live",
-                    self.id,
-                    self.peer,
-                    self.app,
-                    redact(key)
+                    "{} {} publish refused: {hub_name} is already live (publisher {} {}; \
+                     --publisher-takeover is off)",
+                    self.id, self.peer, by.id, by.peer
                 );
                 Action::RejectPublish(stream_id, "stream is already live")
             }
@@ -232,16 +291,15 @@ impl Context {
         if !matches!(self.role, Role::Undecided) {
             return Action::RejectPlay(
                 stream_id,
-                "NetStream.Play.Failed",
+                PLAY_FAILED,
                 "this connection already publishes or plays",
             );
         }
         if stream_id != FANOUT_STREAM_ID {
-            return Action::RejectPlay(
-                stream_id,
-                "NetStream.Play.Failed",
-                "play only on the first stream",
-            );
+            return Action::RejectPlay(stream_id, PLAY_FAILED, "play only on the first stream");
+        }
+        if !self.app_served("play") {
+            return Action::RejectPlay(stream_id, STREAM_NOT_FOUND, "unknown application");
         }
         if !self.settings.keys.play_allowed(key) {
             warn!(
@@ -254,7 +312,28 @@ impl Context {
                 "wrong or missing play key",
             );
         }
+        // Only configured names: playing a publish key, or any other name, finds nothing.
+        if !self.settings.keys.is_stream(stream_name) {
+            info!(
+                "{} {} play refused: no stream named {:?}",
+                self.id,
+                self.peer,
+                if stream_name.len() <= 64 {
+                    stream_name
+                } else {
+                    "(long name)"
+                }
+            );
+            return Action::RejectPlay(stream_id, STREAM_NOT_FOUND, "no such stream");
+        }
         let limits = &self.settings.limits;
+        let Some(slot) = PlayerSlot::take(&self.shared, limits.max_players) else {
+            warn!(
+                "{} {} play refused: {} players, limit {} (--max-players)",
+                self.id, self.peer, limits.max_players, limits.max_players
+            );
+            return Action::RejectPlay(stream_id, PLAY_FAILED, "too many players");
+        };
         let queue = QueueLimits {
             len: limits.player_queue_len,
             bytes: limits.player_queue_bytes,
@@ -270,13 +349,14 @@ impl Context {
         );
         match joined {
             Ok(subscription) => {
+                let live = subscription.live_at_join();
                 info!(
                     "{} {} playing {} ({} backlog frames{})",
                     self.id,
                     self.peer,
-                    stream_label(subscription.stream()),
+                    subscription.stream().name(),
                     subscription.backlog_len(),
-                    if subscription.live_at_join() {
+                    if live {
                         ""
                     } else {
                         ", waiting for a publisher"
@@ -286,6 +366,8 @@ impl Context {
                     subscription,
                     stream_id,
                     frames: 0,
+                    waiting_since: (!live).then(Instant::now),
+                    _slot: slot,
                 });
                 Action::AcceptPlay(stream_id)
             }
@@ -295,7 +377,7 @@ impl Context {
                     "{} {} play refused: stream has {limit} players",
                     self.id, self.peer
                 );
-                Action::RejectPlay(stream_id, "NetStream.Play.Failed", "too many players")
+                Action::RejectPlay(stream_id, PLAY_FAILED, "too many players")
             }
         }
     }
@@ -306,14 +388,18 @@ impl Context {
             subscription,
             stream_id,
             frames,
+            waiting_since,
+            ..
         } = &mut self.role
         else {
             return Ok(None);
         };
         match subscription.try_next() {
             Ok(Some(delivery)) => {
-                if matches!(delivery, Delivery::Frame(_)) {
-                    *frames += 1;
+                match delivery {
+                    Delivery::Frame(_) => *frames += 1,
+                    Delivery::Published => *waiting_since = None,
+                    Delivery::Unpublished => *waiting_since = Some(Instant::now()),
                 }
                 Ok(Some((delivery, *stream_id)))
             }
@@ -338,7 +424,7 @@ impl Context {
                 "{} {} unpublished {} after {frames} frames",
                 self.id,
                 self.peer,
-                stream_label(publication.stream())
+                publication.stream().name()
             );
         }
         // Dropping the old role's handle leaves the hub.
@@ -351,13 +437,5 @@ impl Drop for Context {
         self.leave_hub();
         self.shared.stats.left(ConnectionRole::Connecting);
         self.shared.remove_doorbell(self.id);
-    }
-}
-
-/// `app/key` with the key part redacted, for logs.
-fn stream_label(stream: &Stream) -> String {
-    match stream.name().split_once('/') {
-        Some((app, key)) => format!("{app}/{}", redact(key)),
-        None => redact(stream.name()),
     }
 }

@@ -177,6 +177,10 @@ impl Worker {
             self.close(reason);
             return;
         }
+        if let Some(by) = self.ctx.taken_over_by() {
+            self.close(CloseReason::TakenOver { by });
+            return;
+        }
         let now = Instant::now();
         if self.reconnect.as_ref().is_some_and(|p| now >= p.deadline) {
             if let Some(pending) = self.reconnect.take() {
@@ -191,6 +195,13 @@ impl Worker {
             }
         }
         let limits = &self.ctx.settings.limits;
+        if let Some(since) = self.ctx.waiting_since() {
+            if now >= since + limits.play_wait {
+                let limit = limits.play_wait;
+                self.give_up_waiting(limit);
+                return;
+            }
+        }
         if let Some(stage) = self.stage() {
             if now >= self.opened + limits.handshake_timeout {
                 let limit = limits.handshake_timeout;
@@ -220,7 +231,11 @@ impl Worker {
         let deadline = if !self.session.is_connected() {
             self.opened + limits.handshake_timeout
         } else if self.ctx.is_player() {
-            Instant::now() + MAX_SLEEP
+            let soon = Instant::now() + MAX_SLEEP;
+            match self.ctx.waiting_since() {
+                Some(since) => soon.min(since + limits.play_wait),
+                None => soon,
+            }
         } else {
             self.last_input + limits.idle_timeout
         };
@@ -445,6 +460,18 @@ impl Worker {
             }
         }
         Ok(added)
+    }
+
+    /// Tells a player that waited `limit` in vain that the stream was not found, and closes.
+    fn give_up_waiting(&mut self, limit: Duration) {
+        if let Some(stream_id) = self.ctx.player_stream_id() {
+            let _ = self.session.reject_play(
+                stream_id,
+                context::STREAM_NOT_FOUND,
+                "the stream is not live",
+            );
+        }
+        self.close(CloseReason::PlayWaitTimeout { limit });
     }
 
     fn close(&mut self, reason: CloseReason) {

@@ -91,7 +91,7 @@ fn names(sub: &mut Subscription) -> Vec<String> {
 #[test]
 fn a_late_player_gets_the_header_of_every_track_and_each_track_from_its_keyframe() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     for frame in [
         video_header(0, 0),
@@ -142,7 +142,7 @@ fn a_late_player_gets_the_header_of_every_track_and_each_track_from_its_keyframe
 #[test]
 fn a_newer_header_replaces_only_its_own_tracks_one() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     publication.push(video_header(0, 0), now);
     publication.push(video_header(1, 0), now);
@@ -155,7 +155,7 @@ fn a_newer_header_replaces_only_its_own_tracks_one() {
 #[test]
 fn the_config_cache_is_bounded() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     for track in 0..=40u8 {
         publication.push(video_header(track, u32::from(track)), now);
@@ -207,7 +207,7 @@ fn assert_every_track_decodable(pushed: &[(u8, u32, bool)], got: &[String]) -> [
 #[test]
 fn a_player_that_falls_behind_resumes_with_every_track_decodable() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     // Two renditions with keyframes every 4 frames, track 1's keyframe one message after
     // track 0's, as FFmpeg interleaves them.
@@ -244,7 +244,7 @@ fn a_player_that_falls_behind_resumes_with_every_track_decodable() {
 #[test]
 fn a_dropped_frame_of_one_track_leaves_the_other_track_playing() {
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     publication.push(video(0, 0, true), now);
     publication.push(video(1, 0, true), now);
@@ -279,7 +279,7 @@ fn a_message_of_several_tracks_is_one_keyframe_for_all_of_them() {
         }
     };
     let hub = Hub::new(LIMITS);
-    let publication = hub.publish("live/cam", 1).unwrap();
+    let publication = publish(&hub, 1);
     let now = Instant::now();
     publication.push(many(0, true), now);
     publication.push(many(40, false), now);
