@@ -293,3 +293,32 @@ fn a_message_of_several_tracks_is_one_keyframe_for_all_of_them() {
     publication.push(many(240, true), now);
     assert_eq!(drain(&mut late), ["Video@240"]);
 }
+
+#[test]
+fn pushes_and_recorders_get_every_track_as_players_do() {
+    let hub = Hub::new(LIMITS);
+    let publication = publish(&hub, 1);
+    let now = Instant::now();
+    for frame in [
+        video_header(0, 0),
+        video_header(1, 0),
+        audio_track(1, 0, true),
+        video(0, 40, true),
+        video(1, 40, true),
+        audio_track(1, 41, false),
+    ] {
+        publication.push(frame, now);
+    }
+    let mut player = subscribe(&hub, 2, 64);
+    let expected = names(&mut player);
+    assert_eq!(
+        expected,
+        ["v0@0H", "v1@0H", "a1@0H", "v0@40K", "v1@40K", "a1@41"]
+    );
+    for (id, kind) in [(3, SubscriberKind::Push), (4, SubscriberKind::Recorder)] {
+        let mut sub = hub
+            .subscribe("live/cam", id, kind, queue(64), doorbell().0)
+            .expect("subscribe");
+        assert_eq!(names(&mut sub), expected, "{kind:?}");
+    }
+}
