@@ -463,3 +463,44 @@ fn sigterm_asks_an_enhanced_publisher_to_reconnect_and_it_republishes_to_the_res
         "the legacy client was closed at once: {legacy_log:?}"
     );
 }
+
+#[test]
+fn a_takeover_asks_an_enhanced_publisher_to_reconnect_and_closes_a_legacy_one_at_once() {
+    let state = TempDir::new("takeover-reconnect");
+    let server = ServerProcess::start_standard(&state, &[]);
+    let addr = server.addr();
+    let url = RtmpUrl::parse(&format!("rtmps://{addr}/live/{PUBLISH_KEY}")).unwrap();
+    let stream = SyntheticStream::new(25, 25, 200);
+    for (options, asked) in [(enhanced_options(), true), (harness::options(), false)] {
+        let mut old = Client::connect(&url, &options).expect("connect");
+        start_publishing(&mut old, &stream).expect("publish");
+        let mut new = Client::connect(&url, &harness::options()).expect("connect");
+        start_publishing(&mut new, &stream).expect("take over");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut request = None;
+        while Instant::now() < deadline && request.is_none() {
+            if old.poll_incoming().is_err() {
+                break;
+            }
+            request = old.reconnect_request().map(|r| r.tc_url.clone());
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(request.is_some(), asked, "enhanced: {asked}");
+        drop(old);
+        assert!(
+            server.wait_for_log("taken over by publisher", Duration::from_secs(10)),
+            "the replaced publisher was closed"
+        );
+        drop(new);
+        thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(
+        server
+            .logs()
+            .iter()
+            .filter(|l| l.contains("asked to reconnect (taken over by publisher"))
+            .count(),
+        1,
+        "only the enhanced publisher is asked"
+    );
+}

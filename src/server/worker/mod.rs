@@ -177,9 +177,13 @@ impl Worker {
             self.close(reason);
             return;
         }
+        // Taken over by a publisher with the same key: a client that can reconnect is asked
+        // to (its frames are already dropped by the hub); any other is closed now.
         if let Some(by) = self.ctx.taken_over_by() {
-            self.close(CloseReason::TakenOver { by });
-            return;
+            self.close_recoverable(CloseReason::TakenOver { by }, None);
+            if self.ctx.closing.is_some() {
+                return;
+            }
         }
         let now = Instant::now();
         if self.reconnect.as_ref().is_some_and(|p| now >= p.deadline) {

@@ -14,12 +14,10 @@
 //! connection (`turn`, when the shared stopping flag is up). Another recoverable reason
 //! follows the same two steps: make the worker notice it in `turn` (a flag it polls, as for
 //! stopping, rung through its doorbell), then call `close_recoverable` with the reason:
-//! - a takeover by the same publish key (issue 10): `turn` already notices it
-//!   (`ctx.taken_over_by()`) and calls `close(CloseReason::TakenOver { by })`; calling
-//!   `close_recoverable(CloseReason::TakenOver { by }, tc_url)` there instead asks the
-//!   replaced publisher to reconnect. Mind that without a `tc_url` elsewhere it reconnects
-//!   here, with the same key, and takes the stream back from the camera that replaced it:
-//!   two live encoders on one key would then take turns. That choice is the takeover's;
+//! - a takeover by the same publish key: `turn` notices it (`ctx.taken_over_by()`) and calls
+//!   `close_recoverable(CloseReason::TakenOver { by }, None)`. A replaced publisher that is
+//!   still alive (two encoders on one key) reconnects and takes the stream back, as it would
+//!   after a plain close; the request only makes it quicker and cleaner;
 //! - a reload (issue 12) whose new settings still admit the client: `close_recoverable` with
 //!   the reload reason, and `tc_url` if the operator moved the service elsewhere.
 //!
