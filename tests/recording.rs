@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use support::{
     AudioCodec, Ffmpeg, PLAY_KEY, PUBLISH_KEY, PlayOpts, Player, PublishOpts, Publisher, STREAM,
-    ServerProcess, TempDir, VideoCodec,
+    ServerProcess, TempDir, VideoCodec, input_streams, showinfo_frames,
 };
 
 const FPS: u32 = 25;
@@ -443,6 +443,117 @@ fn hevc_and_av1_with_opus_from_the_modern_ffmpeg_are_kept_as_sent() {
             "{name}: {probe:?}"
         );
         probe.assert_plays_alone(name);
+    }
+    server.stop();
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn every_track_of_an_enhanced_rtmp_multitrack_stream_is_recorded() {
+    let (state, rec) = (TempDir::new("rec-state"), TempDir::new("rec-multitrack"));
+    let server = start_recording(&state, &rec, &[]);
+    let seconds = 6;
+    // ffmpeg 9 sends two H.264 renditions (video tracks 0 and 1) and AAC and Opus (audio
+    // tracks 0 and 1), a keyframe a second on each video track.
+    let mut args = strings(&[
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-loglevel",
+        "warning",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:sample_rate=48000",
+        "-filter_complex",
+        "[0:v]split=2[a][b];[a]scale=320:240[v0];[b]scale=160:120[v1]",
+        "-map",
+        "[v0]",
+        "-map",
+        "[v1]",
+        "-map",
+        "1:a",
+        "-map",
+        "1:a",
+    ]);
+    for i in 0..2 {
+        args.push(format!("-c:v:{i}"));
+        args.extend(strings(&[
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ]));
+    }
+    args.extend(strings(&[
+        "-c:a:0", "aac", "-c:a:1", "libopus", "-g", "25", "-t",
+    ]));
+    args.push(seconds.to_string());
+    args.extend(strings(&["-tls_verify", "0", "-f", "flv"]));
+    args.push(publish_url(&server, PUBLISH_KEY));
+    let mut publisher = Publisher::start_args(Ffmpeg::Modern, &args);
+    let status = publisher.wait(Duration::from_secs(60));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{:?}",
+        publisher.logs()
+    );
+    assert!(server.wait_for_log("(publisher left)", Duration::from_secs(10)));
+    let segments = files(&stream_dir(&rec), ".flv");
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    let path = segments[0].to_str().unwrap();
+    let (_, err) = run(
+        &Ffmpeg::Modern.path(),
+        &[
+            "-hide_banner",
+            "-i",
+            path,
+            "-filter_complex",
+            "[0:v:0]showinfo[o0];[0:v:1]showinfo[o1]",
+            "-map",
+            "[o0]",
+            "-map",
+            "[o1]",
+            "-map",
+            "0:a:0",
+            "-map",
+            "0:a:1",
+            "-f",
+            "null",
+            "-",
+        ],
+    );
+    let stderr: Vec<String> = err.lines().map(str::to_string).collect();
+    let streams: Vec<String> = input_streams(&stderr)
+        .into_iter()
+        .map(|s| format!("{} {} {:?}", s.kind, s.codec, s.resolution))
+        .collect();
+    let expected = [
+        "Video h264 Some((320, 240))",
+        "Video h264 Some((160, 120))",
+        "Audio aac None",
+        "Audio opus None",
+    ];
+    assert_eq!(streams, expected, "{err}");
+    let frames = showinfo_frames(&stderr);
+    for track in 0..2 {
+        let got = frames.get(&track).map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            got.len() >= sent_frames(f64::from(seconds)) * 98 / 100,
+            "video track {track}: {} frames decoded",
+            got.len()
+        );
+        assert!(got[0].iskey, "video track {track} starts on a keyframe");
+        assert!(got.windows(2).all(|w| w[0].pts_time <= w[1].pts_time));
     }
     server.stop();
 }

@@ -2,22 +2,29 @@
 //!
 //! No I/O and no clock: the recorder offers each frame and does what the `Step` says.
 //!
-//! - A segment starts on a video keyframe (or, in a stream with no video, on audio), with the
-//!   stream's metadata and sequence headers first, all at timestamp 0: each segment plays
-//!   alone. Timestamps in it are the stream's, moved so its first frame is at 0.
-//! - It ends at the first keyframe after `segment_len` of media or `max_bytes` of file, where
-//!   the next one starts; when the publisher leaves or a new one comes; when a sequence
-//!   header differs from the ones the segment started with (a new picture size or codec); or
-//!   when the timestamps jump (backwards, or forward by more than `MAX_JUMP`).
-//! - Sequence headers are kept in runs per kind: the headers that came one after another
-//!   before the media of that kind (several for Enhanced RTMP multitrack). A header already
-//!   in the run (a camera that reconnected with the same settings) changes nothing.
+//! - A segment starts on a keyframe of the anchor video track, the lowest track id seen
+//!   (track 0 for a legacy stream; the default track of an Enhanced RTMP multitrack one, as
+//!   in the hub's start cache), or, in a stream with no video, on audio. It begins with the
+//!   stream's metadata and the configuration of every track (sequence headers, video
+//!   Metadata, audio MultichannelConfig), all at timestamp 0, so each segment plays alone.
+//!   Timestamps in it are the stream's, moved so its first frame is at 0. Another video
+//!   track's frames enter the segment from that track's own first keyframe in it.
+//! - It ends at the first anchor keyframe after `segment_ms` of media or `max_bytes` of
+//!   file, where the next one starts; when the publisher leaves or a new one comes; when a
+//!   track's sequence header changes (a new picture size or codec); or when the timestamps
+//!   jump (backwards, or forward by more than `MAX_JUMP`).
+//! - Configurations are kept per track, like the start cache keeps them: a newer one of the
+//!   same kind replaces those it covers. One identical to what is kept (a camera that
+//!   reconnected with the same settings) changes nothing; a new track's, or a new video
+//!   Metadata or channel layout, goes into the open segment.
 
 use crate::rtmp::Timestamp;
+use crate::rtmp::media::TrackSet;
 use crate::server::frame::{Frame, FrameKind};
+use crate::server::hub::{FrameTracks, TrackConfig};
 
-/// Most sequence headers kept per kind (one per track of a multitrack stream).
-const MAX_HEADERS_PER_KIND: usize = 8;
+/// Most configuration frames kept (each may cover several tracks), as in the start cache.
+const MAX_CONFIGS: usize = 32;
 /// A forward jump in the timestamps this large (ms) ends the segment.
 const MAX_JUMP: i64 = 60_000;
 
@@ -87,25 +94,12 @@ pub enum Step {
     Close(SegmentEnd),
 }
 
-/// The sequence headers of one kind.
-#[derive(Default)]
-struct HeaderRun {
-    headers: Vec<Frame>,
-    /// Media of this kind came after the last header: the next new header starts a new run.
-    complete: bool,
-}
-
-impl HeaderRun {
-    fn contains(&self, frame: &Frame) -> bool {
-        self.headers.iter().any(|h| h.payload == frame.payload)
-    }
-
-    fn push(&mut self, frame: &Frame) {
-        if self.headers.len() == MAX_HEADERS_PER_KIND {
-            self.headers.remove(0);
-        }
-        self.headers.push(frame.clone());
-    }
+/// One configuration frame and the tracks it configures.
+struct ConfigEntry {
+    kind: FrameKind,
+    config: TrackConfig,
+    tracks: TrackSet,
+    frame: Frame,
 }
 
 /// The open segment, as far as deciding goes.
@@ -113,6 +107,8 @@ struct OpenSegment {
     base: Timestamp,
     last: i64,
     bytes: u64,
+    /// Video tracks that had a keyframe in this segment: their frames can be decoded.
+    keyed: TrackSet,
 }
 
 /// One stream's segmenting state.
@@ -120,10 +116,12 @@ pub struct Segmenter {
     segment_ms: u32,
     max_bytes: u64,
     metadata: Option<Frame>,
-    video: HeaderRun,
-    audio: HeaderRun,
-    /// Video came since the publisher did (headers or frames).
+    /// Configuration frames in arrival order.
+    configs: Vec<ConfigEntry>,
+    /// The lowest video track id seen: segments start on its keyframes.
+    anchor: Option<u8>,
     has_video: bool,
+    has_audio: bool,
     open: Option<OpenSegment>,
 }
 
@@ -134,9 +132,10 @@ impl Segmenter {
             segment_ms: rules.segment_ms,
             max_bytes: rules.max_bytes,
             metadata: None,
-            video: HeaderRun::default(),
-            audio: HeaderRun::default(),
+            configs: Vec::new(),
+            anchor: None,
             has_video: false,
+            has_audio: false,
             open: None,
         }
     }
@@ -154,24 +153,27 @@ impl Segmenter {
     }
 
     /// The frames a new segment starts with before its first frame: the latest metadata
-    /// (its body is what `flv::metadata_body` builds on) and the sequence headers.
+    /// (its body is what `flv::metadata_body` builds on) and every track's configuration.
     pub fn start_frames(&self) -> (Option<&Frame>, impl Iterator<Item = &Frame>) {
-        let headers = self.video.headers.iter().chain(self.audio.headers.iter());
-        (self.metadata.as_ref(), headers)
+        (
+            self.metadata.as_ref(),
+            self.configs.iter().map(|entry| &entry.frame),
+        )
     }
 
     /// Whether the stream has video and audio, for the file header.
     pub fn has_video_audio(&self) -> (bool, bool) {
-        (self.has_video, !self.audio.headers.is_empty())
+        (self.has_video, self.has_audio)
     }
 
     /// A publisher came or left: the open segment, if any, ends for `end`, and what the
-    /// last publisher sent (metadata, headers) is forgotten; the next one sends its own.
+    /// last publisher sent (metadata, configurations) is forgotten; the next one sends its own.
     pub fn publisher_changed(&mut self, end: SegmentEnd) -> Option<SegmentEnd> {
         self.metadata = None;
-        self.video = HeaderRun::default();
-        self.audio = HeaderRun::default();
+        self.configs.clear();
+        self.anchor = None;
         self.has_video = false;
+        self.has_audio = false;
         self.close(end)
     }
 
@@ -189,23 +191,29 @@ impl Segmenter {
                 self.metadata = Some(frame.clone());
                 Step::Skip
             }
-            FrameKind::Video | FrameKind::Audio if frame.sequence_header => self.header(frame),
-            FrameKind::Video => {
-                self.has_video = true;
-                self.video.complete = true;
-                self.media(frame, frame.keyframe)
-            }
-            FrameKind::Audio => {
-                self.audio.complete = true;
-                // Audio starts a segment only in a stream without video.
-                self.media(frame, !self.has_video)
-            }
             FrameKind::Data => match self.position(frame) {
                 Some(timestamp) if timestamp >= 0 => Step::Write {
                     timestamp: timestamp as u32,
                 },
                 _ => Step::Skip,
             },
+            FrameKind::Video | FrameKind::Audio => {
+                let tracks = FrameTracks::of(frame);
+                if frame.kind == FrameKind::Video {
+                    self.has_video = true;
+                    if let Some(lowest) = tracks.tracks.first() {
+                        if self.anchor.is_none_or(|anchor| lowest < anchor) {
+                            self.anchor = Some(lowest);
+                        }
+                    }
+                } else {
+                    self.has_audio = true;
+                }
+                match tracks.config {
+                    Some(config) => self.config(frame, config, tracks.tracks),
+                    None => self.media(frame, tracks.tracks),
+                }
+            }
         }
     }
 
@@ -215,52 +223,63 @@ impl Segmenter {
         Some(i64::from(frame.timestamp.since(open.base)))
     }
 
-    fn header(&mut self, frame: &Frame) -> Step {
-        if frame.kind == FrameKind::Video {
-            self.has_video = true;
-        }
-        let open = self.open.is_some();
-        let position = self.position(frame).unwrap_or(0).max(0) as u32;
-        let run = match frame.kind {
-            FrameKind::Video => &mut self.video,
-            _ => &mut self.audio,
-        };
-        if run.contains(frame) {
+    fn config(&mut self, frame: &Frame, config: TrackConfig, tracks: TrackSet) -> Step {
+        let same = |entry: &ConfigEntry| entry.kind == frame.kind && entry.config == config;
+        let known = self
+            .configs
+            .iter()
+            .any(|e| same(e) && e.tracks == tracks && e.frame.payload == frame.payload);
+        if known {
             return Step::Skip;
         }
-        if run.complete {
-            // A new configuration: the old segment cannot carry it.
-            *run = HeaderRun::default();
-            run.push(frame);
+        let before = self.configs.len();
+        self.configs
+            .retain(|e| !(same(e) && e.tracks.is_subset_of(&tracks)));
+        let replaced = self.configs.len() < before;
+        if self.configs.len() == MAX_CONFIGS {
+            self.configs.remove(0);
+        }
+        self.configs.push(ConfigEntry {
+            kind: frame.kind,
+            config,
+            tracks,
+            frame: frame.clone(),
+        });
+        if replaced && config == TrackConfig::SequenceHeader {
+            // A track's decoder changed: the open segment cannot carry it.
             return match self.close(SegmentEnd::HeadersChanged) {
                 Some(end) => Step::Close(end),
                 None => Step::Skip,
             };
         }
-        run.push(frame);
-        // A header of a kind that had no media yet in the open segment (audio's, a moment
-        // after the first keyframe): it belongs in this segment, before that media.
-        if open {
-            Step::Write {
-                timestamp: position,
-            }
-        } else {
-            Step::Skip
+        // A new track's configuration, or a new colour or channel layout: it goes into the
+        // open segment, before the media it is for.
+        match self.position(frame) {
+            Some(at) => Step::Write {
+                timestamp: at.max(0) as u32,
+            },
+            None => Step::Skip,
         }
     }
 
-    fn media(&mut self, frame: &Frame, may_start: bool) -> Step {
+    fn media(&mut self, frame: &Frame, tracks: TrackSet) -> Step {
+        let video = frame.kind == FrameKind::Video;
+        let may_start = if video {
+            frame.keyframe && self.anchor.is_some_and(|a| tracks.contains(a))
+        } else {
+            !self.has_video
+        };
         let (segment_ms, max_bytes) = (i64::from(self.segment_ms), self.max_bytes);
         let Some(open) = &mut self.open else {
             if may_start {
-                self.start(frame);
+                self.start(frame, tracks);
                 return Step::Start { closing: None };
             }
             return Step::Skip;
         };
         let at = i64::from(frame.timestamp.since(open.base));
         let jumped = at < 0 || at - open.last > MAX_JUMP;
-        if jumped && frame.kind == FrameKind::Audio && at < 0 && at > -MAX_JUMP {
+        if jumped && !video && at < 0 && at > -MAX_JUMP {
             // Audio from just before the segment's first keyframe: the last one had it.
             return Step::Skip;
         }
@@ -275,7 +294,7 @@ impl Segmenter {
         };
         match ending {
             Some(end) if may_start => {
-                self.start(frame);
+                self.start(frame, tracks);
                 Step::Start { closing: Some(end) }
             }
             Some(end) => {
@@ -283,6 +302,14 @@ impl Segmenter {
                 Step::Close(end)
             }
             None => {
+                if video {
+                    if frame.keyframe {
+                        open.keyed = open.keyed.union(tracks);
+                    } else if !tracks.is_subset_of(&open.keyed) {
+                        // A track not yet keyed in this segment: not decodable here.
+                        return Step::Skip;
+                    }
+                }
                 open.last = open.last.max(at);
                 Step::Write {
                     timestamp: at as u32,
@@ -291,11 +318,17 @@ impl Segmenter {
         }
     }
 
-    fn start(&mut self, frame: &Frame) {
+    fn start(&mut self, frame: &Frame, tracks: TrackSet) {
+        let keyed = if frame.kind == FrameKind::Video {
+            tracks
+        } else {
+            TrackSet::EMPTY
+        };
         self.open = Some(OpenSegment {
             base: frame.timestamp,
             last: 0,
             bytes: 0,
+            keyed,
         });
     }
 }
@@ -455,7 +488,11 @@ mod tests {
         assert_eq!(s.offer(&inter(1040)), Step::Skip);
         assert_eq!(s.offer(&key(2000)), START);
         let tags: Vec<u8> = s.start_frames().1.map(|h| h.payload[0]).collect();
-        assert_eq!(tags, [11, 20], "the new video header, the audio one kept");
+        assert_eq!(
+            tags,
+            [20, 11],
+            "the audio header kept, the new video header"
+        );
     }
 
     #[test]
@@ -467,16 +504,78 @@ mod tests {
         assert_eq!(s.offer(&audio(120)), write(20));
     }
 
-    #[test]
-    fn multitrack_headers_in_a_row_are_all_kept() {
-        let mut s = segmenter(60_000);
-        for tag in [10, 11, 12] {
-            assert_eq!(s.offer(&video_header(tag)), Step::Skip);
+    /// Enhanced RTMP multitrack (OneTrack) VP9 messages of track `track`.
+    fn vp9(ts: u32, track: u8, packet: Vp9) -> Frame {
+        let (first, second, header, keyframe) = match packet {
+            Vp9::Header(_) => (0x96, 0x00, true, false),
+            Vp9::Key => (0x96, 0x01, false, true),
+            Vp9::Inter => (0xA6, 0x01, false, false),
+        };
+        let mut payload = vec![first, second, b'v', b'p', b'0', b'9', track];
+        match packet {
+            Vp9::Header(version) => payload.extend_from_slice(&[1, version, 0, 0, 0, 0, 0, 0]),
+            _ => payload.push(0xAA),
         }
-        assert_eq!(s.offer(&key(0)), START);
-        let tags: Vec<u8> = s.start_frames().1.map(|h| h.payload[0]).collect();
-        assert_eq!(tags, [10, 11, 12]);
-        assert_eq!(s.offer(&video_header(11)), Step::Skip, "a track re-sent");
+        let frame = Frame {
+            kind: FrameKind::Video,
+            keyframe,
+            sequence_header: header,
+            timestamp: Timestamp(ts),
+            payload: Arc::from(payload),
+        };
+        assert_eq!(FrameTracks::of(&frame).tracks, TrackSet::single(track));
+        frame
+    }
+
+    #[derive(Clone, Copy)]
+    enum Vp9 {
+        Header(u8),
+        Key,
+        Inter,
+    }
+
+    #[test]
+    fn multitrack_segments_start_on_the_default_track_and_take_each_track_from_its_keyframe() {
+        let mut s = segmenter(60_000);
+        assert_eq!(s.offer(&vp9(0, 0, Vp9::Header(1))), Step::Skip);
+        assert_eq!(s.offer(&vp9(0, 1, Vp9::Header(1))), Step::Skip);
+        assert_eq!(
+            s.offer(&vp9(0, 1, Vp9::Key)),
+            Step::Skip,
+            "not the default track"
+        );
+        assert_eq!(s.offer(&vp9(40, 0, Vp9::Key)), START);
+        assert_eq!(s.start_frames().1.count(), 2, "both tracks' headers");
+        assert_eq!(
+            s.offer(&vp9(80, 1, Vp9::Inter)),
+            Step::Skip,
+            "track 1 not keyed yet"
+        );
+        assert_eq!(s.offer(&vp9(80, 0, Vp9::Inter)), write(40));
+        assert_eq!(s.offer(&vp9(120, 1, Vp9::Key)), write(80));
+        assert_eq!(s.offer(&vp9(160, 1, Vp9::Inter)), write(120));
+        // Track 1's header again as it was: nothing changes; changed: a new segment.
+        assert_eq!(s.offer(&vp9(200, 1, Vp9::Header(1))), Step::Skip);
+        assert_eq!(
+            s.offer(&vp9(200, 1, Vp9::Header(2))),
+            Step::Close(SegmentEnd::HeadersChanged)
+        );
+        assert_eq!(s.offer(&vp9(240, 0, Vp9::Key)), START);
+        let versions: Vec<(u8, u8)> = s
+            .start_frames()
+            .1
+            .map(|h| (h.payload[6], h.payload[8]))
+            .collect();
+        assert_eq!(versions, [(0, 1), (1, 2)], "track 0's kept, track 1's new");
+    }
+
+    #[test]
+    fn a_configuration_for_a_new_track_goes_into_the_open_segment() {
+        let mut s = segmenter(60_000);
+        s.offer(&vp9(0, 0, Vp9::Header(1)));
+        assert_eq!(s.offer(&vp9(0, 0, Vp9::Key)), START);
+        assert_eq!(s.offer(&vp9(500, 3, Vp9::Header(1))), write(500));
+        assert_eq!(s.offer(&vp9(540, 3, Vp9::Key)), write(540));
     }
 
     #[test]
