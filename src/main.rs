@@ -9,6 +9,7 @@ use rtmpsd::key_spec::{DEFAULT_STREAM_NAME, PublishKey};
 use rtmpsd::server::accept::Server;
 use rtmpsd::server::keys::{StreamKeys, stored_publish_key};
 use rtmpsd::server::listener::Listeners;
+use rtmpsd::server::recorder::{self, RecordSettings};
 use rtmpsd::server::settings::Settings;
 use rtmpsd::{host, start_lines, tls};
 
@@ -80,6 +81,19 @@ fn run(config: Config) -> Result<(), String> {
     }
     let keys = StreamKeys::new(&publish_keys, &config.play_keys);
     let names: Vec<String> = keys.stream_names().map(str::to_string).collect();
+    // Every configured stream of every app is recorded (per-stream choice: filter here).
+    let recorded: Vec<String> = config
+        .apps
+        .iter()
+        .flat_map(|app| names.iter().map(move |name| format!("{app}/{name}")))
+        .collect();
+    // Before the server starts: a folder that cannot be written stops rtmpsd here.
+    let recording = match &config.record {
+        Some(record) => Some(
+            recorder::prepare(RecordSettings::new(record, recorded)).map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     let settings = Settings {
         keys,
         limits: config.limits,
@@ -127,5 +141,11 @@ fn run(config: Config) -> Result<(), String> {
         fingerprint: &identity.fingerprint,
     };
     let _http = rtmpsd::http::start(&config, server.shared(), &running)?;
-    server.run().map_err(|e| format!("server failed: {e}"))
+    let recorders = recording.map(|prepared| prepared.start(&server.shared()));
+    let outcome = server.run().map_err(|e| format!("server failed: {e}"));
+    // After the sessions: every open segment is closed and synced.
+    if let Some(recorders) = recorders {
+        recorders.stop();
+    }
+    outcome
 }
