@@ -4,9 +4,11 @@
 //! be steered (exact bytes, hostile input, many connections). It is not a player: it
 //! hands back whole messages and does no decoding.
 
+mod detach;
 mod synthetic;
 mod url;
 
+pub use detach::{DetachHandle, Detached, tls_config_with_suites};
 pub use synthetic::{SyntheticStream, frame_index};
 pub use url::RtmpUrl;
 
