@@ -36,8 +36,11 @@ pub struct FloorResult {
     pub payload_bytes: u64,
     /// Window length in seconds.
     pub window_secs: f64,
-    /// CPU seconds of the draining process over the window.
+    /// CPU seconds of the draining process (warm-up included).
     pub drain_cpu_secs: f64,
+    /// From a video frame's stamp to the end of its last write, p50 / p99 / max, ms: how
+    /// long fanning one frame out takes at the least.
+    pub write_ms: [f64; 3],
 }
 
 struct Conn {
@@ -161,6 +164,7 @@ pub fn run(
     let window_end = window_start + window;
     let mut cpu0 = None;
     let mut bytes = 0u64;
+    let mut write_us: Vec<u64> = Vec::new();
     let mut index = 0u32;
     'passes: for pass in 0u32.. {
         for t in &clip.frames {
@@ -177,9 +181,13 @@ pub fn run(
             }
             if t.stamped {
                 let mut p = t.payload.clone();
-                stamp(&mut p, index, mono_ns());
+                let sent = mono_ns();
+                stamp(&mut p, index, sent);
                 index += 1;
                 send(&mut conns, t.type_id, ms, &p)?;
+                if cpu0.is_some() {
+                    write_us.push((mono_ns() - sent) / 1000);
+                }
             } else {
                 send(&mut conns, t.type_id, ms, &t.payload)?;
             }
@@ -200,9 +208,14 @@ pub fn run(
         .find_map(|w| w.strip_prefix("cpu_s="))
         .and_then(|v| v.parse().ok())
         .unwrap_or(f64::NAN);
+    write_us.sort_unstable();
     println!(
-        "floor players={players} cpu_s={cpu:.4} payload_bytes={bytes} window_s={:.3} drain_cpu_s={drain_cpu:.4}",
-        window.as_secs_f64()
+        "floor players={players} cpu_s={cpu:.4} payload_bytes={bytes} window_s={:.3} \
+         drain_cpu_s={drain_cpu:.4} write_p50_us={} write_p99_us={} write_max_us={}",
+        window.as_secs_f64(),
+        crate::players::percentile(&write_us, 0.5),
+        crate::players::percentile(&write_us, 0.99),
+        write_us.last().copied().unwrap_or(0),
     );
     Ok(())
 }
@@ -239,8 +252,7 @@ pub fn drain(port: u16, players: usize) -> Result<(), String> {
             let Some(slot) = socks.get_mut(ev.token().0) else {
                 continue;
             };
-            loop {
-                let Some(s) = slot.as_mut() else { break };
+            while let Some(s) = slot.as_mut() {
                 match s.read(&mut buf) {
                     Ok(0) => {
                         *slot = None;
@@ -276,5 +288,10 @@ pub fn parse(line: &str) -> Option<FloorResult> {
         payload_bytes: get("payload_bytes")? as u64,
         window_secs: get("window_s")?,
         drain_cpu_secs: get("drain_cpu_s").unwrap_or(f64::NAN),
+        write_ms: [
+            get("write_p50_us").unwrap_or(0.0) / 1e3,
+            get("write_p99_us").unwrap_or(0.0) / 1e3,
+            get("write_max_us").unwrap_or(0.0) / 1e3,
+        ],
     })
 }

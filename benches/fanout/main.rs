@@ -41,7 +41,6 @@ use rustls::SupportedCipherSuite;
 use rustls::crypto::ring::cipher_suite as suite;
 
 use media::{Clip, FlvRecipe};
-use publisher::PublishLog;
 use servers::{Kind, cpu_secs, status_sum};
 
 /// The AEAD measured: players offer only its suites, so every server must use it.
@@ -207,6 +206,7 @@ struct Row {
     idle_rss_kib: u64,
     threads: u64,
     tool_cpu: f64,
+    other_cpu: f64,
     publisher_late_ms: f64,
     suite: String,
     notes: Vec<String>,
@@ -242,7 +242,7 @@ fn measure(
     cipher: Cipher,
     players: usize,
     timing: Timing,
-    clip: &Arc<Clip>,
+    clip_args: &[String],
 ) -> Result<Row, String> {
     let mut row = Row {
         cipher: cipher.name().into(),
@@ -250,22 +250,9 @@ fn measure(
         ..Row::default()
     };
     row.idle_rss_kib = status_sum(&pids(), "VmRSS:");
-    let tls = cipher.tls()?;
     let join_time = Duration::from_secs_f64(players as f64 / timing.join_rate.max(0.1));
     let budget = timing.lead + join_time + timing.warmup + timing.window + timing.grace;
     let deadline = Instant::now() + budget + Duration::from_secs(60);
-    let log = Arc::new(PublishLog::default());
-    let publisher = {
-        let (url, clip, log) = (url.clone(), clip.clone(), log.clone());
-        thread::Builder::new()
-            .name("publisher".into())
-            .spawn(move || publisher::run(url, tls, clip, log, deadline))
-            .map_err(|e| e.to_string())?
-    };
-    thread::sleep(timing.lead);
-    if let Some(e) = log.failed() {
-        return Err(format!("publisher: {e}"));
-    }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let url_text = format!(
         "{}://{}:{}/{}/{}",
@@ -275,20 +262,46 @@ fn measure(
         url.app,
         url.name
     );
-    let mut child = Command::new(exe)
-        .args(["players", "--url", &url_text, "--cipher", cipher.name()])
-        .args(["--players", &players.to_string()])
-        .args(["--threads", &timing.player_threads.to_string()])
-        .args(["--join-rate", &timing.join_rate.to_string()])
-        .args(["--warmup-secs", &timing.warmup.as_secs_f64().to_string()])
-        .args(["--window-secs", &timing.window.as_secs_f64().to_string()])
-        .args(["--grace-secs", &timing.grace.as_secs_f64().to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start the players process: {e}"))?;
+    let mut publisher = own_session(Command::new(&exe).args([
+        "publish",
+        "--url",
+        &url_text,
+        "--cipher",
+        cipher.name(),
+        "--max-secs",
+        &(budget + Duration::from_secs(30)).as_secs().to_string(),
+    ]))
+    .args(clip_args)
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .map_err(|e| format!("cannot start the publisher process: {e}"))?;
+    let published = servers::lines(&mut publisher);
+    match published.recv_timeout(Duration::from_secs(20)) {
+        Ok(line) if line == "publishing" => {}
+        other => {
+            servers::stop_child(&mut publisher);
+            let why = published.try_iter().collect::<Vec<_>>().join("; ");
+            return Err(format!("publisher did not start: {other:?} {why}"));
+        }
+    }
+    thread::sleep(timing.lead);
+    let mut child = own_session(
+        Command::new(&exe)
+            .args(["players", "--url", &url_text, "--cipher", cipher.name()])
+            .args(["--players", &players.to_string()])
+            .args(["--threads", &timing.player_threads.to_string()])
+            .args(["--join-rate", &timing.join_rate.to_string()])
+            .args(["--warmup-secs", &timing.warmup.as_secs_f64().to_string()])
+            .args(["--window-secs", &timing.window.as_secs_f64().to_string()])
+            .args(["--grace-secs", &timing.grace.as_secs_f64().to_string()]),
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .map_err(|e| format!("cannot start the players process: {e}"))?;
     let lines = servers::lines(&mut child);
-    let me = std::process::id();
-    let tool_pids = [child.id(), me];
+    let tool_pids = [child.id(), publisher.id()];
     let mut edges = None;
     let mut at_start = None;
     let mut result = None;
@@ -299,17 +312,29 @@ fn measure(
             break;
         };
         if let Some(rest) = line.strip_prefix("window-start ") {
-            at_start = Some((cpu_secs(&pids()), cpu_secs(&tool_pids), Instant::now()));
+            at_start = Some((
+                cpu_secs(&pids()),
+                cpu_secs(&tool_pids),
+                Instant::now(),
+                servers::machine_busy_secs(),
+            ));
             edges = rest.trim().parse::<u64>().ok().map(|s| (s, 0));
         } else if let Some(rest) = line.strip_prefix("window-end ") {
-            let now = (cpu_secs(&pids()), cpu_secs(&tool_pids), Instant::now());
+            let now = (
+                cpu_secs(&pids()),
+                cpu_secs(&tool_pids),
+                Instant::now(),
+                servers::machine_busy_secs(),
+            );
             let p = pids();
             row.peak_rss_kib = status_sum(&p, "VmHWM:");
             row.threads = status_sum(&p, "Threads:");
-            if let (Some((s0, t0, i0)), Some((start, _))) = (at_start, edges) {
+            if let (Some((s0, t0, i0, m0)), Some((start, _))) = (at_start, edges) {
                 let secs = now.2.duration_since(i0).as_secs_f64();
                 row.server_cpu = (now.0 - s0) / secs;
                 row.tool_cpu = (now.1 - t0) / secs;
+                // What else ran: other helpers' builds, the kernel's own threads.
+                row.other_cpu = ((now.3 - m0) / secs - row.server_cpu - row.tool_cpu).max(0.0);
                 edges = rest.trim().parse::<u64>().ok().map(|end| (start, end));
             }
         } else if line.starts_with("result ") {
@@ -329,13 +354,28 @@ fn measure(
         }
     }
     servers::stop_child(&mut child);
-    log.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _ = publisher.join();
-    if let Some(e) = log.failed() {
-        row.notes.push(format!("publisher: {e}"));
+    // Closing its stdin stops the publisher; it then lists its send times.
+    drop(publisher.stdin.take());
+    let mut sent: Vec<u64> = Vec::new();
+    let stop_by = Instant::now() + Duration::from_secs(10);
+    while let Ok(line) = published.recv_timeout(stop_by.saturating_duration_since(Instant::now())) {
+        if let Some(rest) = line.strip_prefix("sent") {
+            sent = rest
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+        } else if line.starts_with("stats ") {
+            let s = kv(&line);
+            row.publisher_late_ms = s
+                .get("late_max_us")
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1000.0;
+        } else if let Some(rest) = line.strip_prefix("error ") {
+            row.notes.push(format!("publisher: {rest}"));
+        }
     }
-    row.publisher_late_ms =
-        log.late_max_us.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0;
+    servers::stop_child(&mut publisher);
     let result = result.ok_or("the players process gave no result (timed out or failed)")?;
     let (start, end) = edges.ok_or("the players process gave no window")?;
     let get = |k: &str| {
@@ -356,7 +396,15 @@ fn measure(
     row.first_n = get("ff_n") as usize;
     row.gaps = get("gaps") as u64;
     row.suite = result.get("suite").cloned().unwrap_or_default();
-    row.expected_frames = log.frames_between(start, end);
+    let aead = match cipher {
+        Cipher::Aes => "AES_128_GCM",
+        Cipher::Chacha => "CHACHA20_POLY1305",
+    };
+    if url.tls && !row.suite.contains(aead) {
+        row.notes
+            .push(format!("negotiated {} instead of {aead}", row.suite));
+    }
+    row.expected_frames = sent.iter().filter(|&&t| t >= start && t < end).count() as u64;
     // Players that never got to a poll thread count as having missed every frame.
     frames.resize(players, 0);
     let drops: Vec<u64> = frames
@@ -369,20 +417,34 @@ fn measure(
     Ok(row)
 }
 
+/// Puts a child in its own session, so its threads are scheduled as their own group
+/// (autogroup): the load tool's few threads are then not starved by a server's hundreds,
+/// as they would not be on separate machines.
+fn own_session(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        })
+    }
+}
+
 /// Starts `kind`, measures one row, stops it.
 fn server_row(
     kind: Kind,
     cipher: Cipher,
     players: usize,
     timing: Timing,
-    clip: &Arc<Clip>,
+    clip_args: &[String],
 ) -> Result<Row, String> {
     let mut server = servers::start(kind, cipher, players)?;
     let pids_of = |s: &servers::Running| s.pids();
     let url = server.url.clone();
     let row = {
         let s = &server;
-        measure(&url, &|| pids_of(s), cipher, players, timing, clip)
+        measure(&url, &|| pids_of(s), cipher, players, timing, clip_args)
     };
     let alive = server.alive();
     let warnings = server.warnings();
@@ -397,6 +459,18 @@ fn server_row(
             .push(format!("{warnings} warnings in rtmpsd's log"));
     }
     Ok(row)
+}
+
+/// The `--source`, `--kbps`, `--fps`, `--gop-secs` given, to pass on to child processes.
+fn clip_args(args: &Args) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in ["source", "kbps", "fps", "gop-secs"] {
+        if let Some(v) = args.values.get(k) {
+            out.push(format!("--{k}"));
+            out.push(v.clone());
+        }
+    }
+    out
 }
 
 /// The clip to publish, per `--source`.
@@ -471,7 +545,7 @@ fn fmt_row(r: &Row, floor: Option<&floor::FloorResult>) -> String {
         })
         .unwrap_or_else(|| "-".into());
     format!(
-        "| {} | {} | {} | {}/{} | {:.1} | {:.1}% | {:.0} | {} | {:.2} / {:.2} / {:.1} | {:.1} / {:.1} | {:.2} ({} max, {} players) | {:.1} | {} | {:.0}% |",
+        "| {} | {} | {} | {}/{} | {:.1} | {:.1}% | {:.0} | {} | {:.2} / {:.2} / {:.1} | {:.1} / {:.1} | {:.2} ({} max, {} players) | {:.1} | {} | {:.0}% | {:.0}% |",
         r.server,
         r.cipher,
         r.players,
@@ -492,10 +566,11 @@ fn fmt_row(r: &Row, floor: Option<&floor::FloorResult>) -> String {
         r.peak_rss_kib as f64 / 1024.0,
         r.threads,
         r.tool_cpu * 100.0,
+        r.other_cpu * 100.0,
     )
 }
 
-const TABLE_HEAD: &str = "| server | cipher | players | served | delivered Mbit/s | server CPU | Mbit per CPU-s | CPU/byte vs floor | added latency p50 / p99 / max ms | first frame p50 / p99 ms | drops per player | peak RSS MiB | threads | load tool CPU |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+const TABLE_HEAD: &str = "| server | cipher | players | served | delivered Mbit/s | server CPU | Mbit per CPU-s | CPU/byte vs floor | added latency p50 / p99 / max ms | first frame p50 / p99 ms | drops per player | peak RSS MiB | threads | load tool CPU | other CPU |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 fn report(
     rows: &[Row],
@@ -514,7 +589,7 @@ fn report(
     // Ratios of Mbit per server CPU-second, rtmpsd over each peer.
     let _ = writeln!(
         s,
-        "\nRatios (Mbit per server CPU-second, rtmpsd / peer; floor: rtmpsd CPU per byte / floor's):\n\n| cipher | players | vs nginx-rtmp | vs node-media-server | rtmpsd vs floor | floor Mbit per CPU-s |\n|---|---:|---:|---:|---:|---:|"
+        "\nRatios (Mbit per server CPU-second, rtmpsd / peer; floor: rtmpsd CPU per byte / floor's):\n\n| cipher | players | vs nginx-rtmp | vs node-media-server | rtmpsd vs floor | floor Mbit per CPU-s | floor: frame sealed and written to all, p50 / p99 / max ms |\n|---|---:|---:|---:|---:|---:|---:|"
     );
     let find = |server: &str, cipher: &str, n: usize| {
         rows.iter()
@@ -601,24 +676,24 @@ fn matrix(args: &Args) -> Result<(), String> {
         timing.warmup.as_secs_f64(),
     );
     eprintln!("{header}");
-    let mut clip_args = Vec::new();
-    for k in ["source", "kbps", "fps", "gop-secs"] {
-        if let Some(v) = args.values.get(k) {
-            clip_args.push(format!("--{k}"));
-            clip_args.push(v.clone());
-        }
-    }
+    let clip_args = clip_args(args);
+    let quiet_wait = Duration::from_secs(args.num("quiet-wait-secs", if quick { 10 } else { 60 })?);
     let mut floors = HashMap::new();
     if !args.has("no-floor") {
         for &cipher in &ciphers {
             for &n in &players {
+                servers::wait_quiet(0.15, quiet_wait);
                 let f = floor_row(&clip_args, n, cipher, timing)?;
                 eprintln!(
-                    "floor {} {n}: {:.2}% CPU, {:.0} Mbit per CPU-s (drain {:.2}% CPU)",
+                    "floor {} {n}: {:.2}% CPU, {:.0} Mbit per CPU-s (drain {:.2}% CPU), \
+                     last write done after p50 {:.2} / p99 {:.2} / max {:.2} ms",
                     cipher.name(),
                     f.cpu_secs / f.window_secs * 100.0,
                     f.payload_bytes as f64 * 8.0 / 1e6 / f.cpu_secs,
                     f.drain_cpu_secs / f.window_secs * 100.0,
+                    f.write_ms[0],
+                    f.write_ms[1],
+                    f.write_ms[2],
                 );
                 floors.insert((cipher.name().to_string(), n), f);
             }
@@ -628,8 +703,14 @@ fn matrix(args: &Args) -> Result<(), String> {
     for &cipher in &ciphers {
         for &n in &players {
             for &kind in &kinds {
-                eprintln!("  {} {} {n} players ...", kind.name(), cipher.name());
-                match server_row(kind, cipher, n, timing, &clip) {
+                let quiet = servers::wait_quiet(0.15, quiet_wait);
+                eprintln!(
+                    "  {} {} {n} players (machine {:.0}% busy before) ...",
+                    kind.name(),
+                    cipher.name(),
+                    quiet * 100.0
+                );
+                match server_row(kind, cipher, n, timing, &clip_args) {
                     Ok(row) => {
                         eprintln!("{}", fmt_row(&row, floors.get(&(row.cipher.clone(), n))));
                         rows.push(row);
@@ -673,8 +754,7 @@ fn load(args: &Args) -> Result<(), String> {
         })
         .unwrap_or_default()
     };
-    let clip = Arc::new(clip(args)?);
-    let mut row = measure(&url, &pids, cipher, players, timing, &clip)?;
+    let mut row = measure(&url, &pids, cipher, players, timing, &clip_args(args))?;
     row.server = url.host.clone();
     println!("{TABLE_HEAD}\n{}", fmt_row(&row, None));
     for n in &row.notes {
@@ -701,6 +781,13 @@ fn main() {
             let cipher = Cipher::parse(&args.str("cipher", "aes"))?;
             players::run(plan, cipher.tls()?)
         }
+        "publish" => {
+            let url = RtmpUrl::parse(&args.str("url", ""))?;
+            let tls = Cipher::parse(&args.str("cipher", "aes"))?.tls()?;
+            let max = Duration::from_secs(args.num("max-secs", 120)?);
+            publisher::process(url, tls, Arc::new(clip(&args)?), max);
+            Ok(())
+        }
         "floor" => {
             let clip = clip(&args)?;
             floor::run(
@@ -714,7 +801,7 @@ fn main() {
         "drain" => floor::drain(args.num("port", 0)?, args.num("players", 1)?),
         "self-check" => media::self_check().map(|()| println!("fanout self-check: ok")),
         other => Err(format!(
-            "unknown command {other:?}: matrix, load, players, floor, drain, self-check"
+            "unknown command {other:?}: matrix, load, publish, players, floor, drain, self-check"
         )),
     });
     if let Err(e) = result {

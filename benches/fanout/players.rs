@@ -435,6 +435,12 @@ pub fn percentile(v: &[u64], p: f64) -> u64 {
 
 /// Runs the players and prints the window edges and the results on stdout.
 pub fn run(plan: PlayersPlan, tls: Arc<ClientConfig>) -> Result<(), String> {
+    // The orchestrator holds our stdin: if it goes away, so do we.
+    thread::spawn(|| {
+        let mut sink = Vec::new();
+        let _ = io::Read::read_to_end(&mut io::stdin(), &mut sink);
+        std::process::exit(3);
+    });
     let window = Arc::new(Window::default());
     let threads = plan.threads.max(1);
     let mut senders: Vec<(Sender<Joined>, Arc<Waker>)> = Vec::new();

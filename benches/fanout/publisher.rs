@@ -11,44 +11,56 @@ use rustls::ClientConfig;
 
 use crate::media::{Clip, mono_ns, stamp};
 
-/// What the publisher did, read by the orchestrator.
+/// What the publisher did.
 #[derive(Default)]
-pub struct PublishLog {
+struct PublishLog {
     /// Send time of every stamped video frame, in order (index = frame index).
-    pub sent_ns: Mutex<Vec<u64>>,
+    sent_ns: Mutex<Vec<u64>>,
     /// Largest lateness of a send against the clip's schedule, in microseconds.
-    pub late_max_us: AtomicU64,
+    late_max_us: AtomicU64,
     /// Longest single send (a server that does not read shows here), in microseconds.
-    pub send_max_us: AtomicU64,
+    send_max_us: AtomicU64,
     /// Why it stopped early.
-    pub error: Mutex<Option<String>>,
+    error: Mutex<Option<String>>,
     /// Set to end it.
-    pub stop: AtomicBool,
+    stop: AtomicBool,
 }
 
 impl PublishLog {
-    /// Stamped frames sent with a send time in `from..to`.
-    pub fn frames_between(&self, from: u64, to: u64) -> u64 {
-        let sent = self.sent_ns.lock().unwrap_or_else(|p| p.into_inner());
-        sent.iter().filter(|&&t| t >= from && t < to).count() as u64
-    }
-
     /// The error, if it failed.
-    pub fn failed(&self) -> Option<String> {
+    fn failed(&self) -> Option<String> {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
-/// Publishes `clip` to `url` in a loop until `log.stop` or `until`.
-pub fn run(
-    url: RtmpUrl,
-    tls: Arc<ClientConfig>,
-    clip: Arc<Clip>,
-    log: Arc<PublishLog>,
-    until: Instant,
-) {
-    if let Err(e) = publish(&url, tls, &clip, &log, until) {
+/// The publisher process: publishes `clip` until its stdin closes or `max` passes, then
+/// prints every stamped frame's send time (`sent ...`) and a `stats` line.
+///
+/// It prints `publishing` once the stream is up (or `error ...` if it could not start).
+pub fn process(url: RtmpUrl, tls: Arc<ClientConfig>, clip: Arc<Clip>, max: Duration) {
+    let log = Arc::new(PublishLog::default());
+    {
+        // The orchestrator closes our stdin to stop us (or by dying).
+        let log = log.clone();
+        thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            log.stop.store(true, Ordering::SeqCst);
+        });
+    }
+    if let Err(e) = publish(&url, tls, &clip, &log, Instant::now() + max) {
         *log.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+    }
+    let sent = log.sent_ns.lock().unwrap_or_else(|p| p.into_inner());
+    let sent: Vec<String> = sent.iter().map(u64::to_string).collect();
+    println!("sent {}", sent.join(" "));
+    println!(
+        "stats late_max_us={} send_max_us={}",
+        log.late_max_us.load(Ordering::Relaxed),
+        log.send_max_us.load(Ordering::Relaxed)
+    );
+    if let Some(e) = log.failed() {
+        println!("error {e}");
     }
 }
 
@@ -69,6 +81,7 @@ fn publish(
     for t in &clip.headers {
         client.send_media(t.type_id, Timestamp::ZERO, &t.payload)?;
     }
+    println!("publishing");
     let start = Instant::now();
     let mut index = 0u32;
     for pass in 0u32.. {
