@@ -56,7 +56,7 @@ pub struct PlayersPlan {
 const BUFFER: usize = 64 * 1024;
 const WAKER: Token = Token(0);
 /// Set-up threads: connecting is blocking, and a TLS handshake waits on the server.
-const SETUP_THREADS: usize = 2;
+const SETUP_THREADS: usize = 8;
 
 /// The window's edges (CLOCK_MONOTONIC ns; 0 until set) and the stop flag.
 #[derive(Default)]
