@@ -420,8 +420,13 @@ fn measure(
 /// Puts a child in its own session, so its threads are scheduled as their own group
 /// (autogroup): the load tool's few threads are then not starved by a server's hundreds,
 /// as they would not be on separate machines.
+///
+/// `FANOUT_SHARED_SESSION=1` leaves them in ours, to measure how much that matters.
 fn own_session(command: &mut Command) -> &mut Command {
     use std::os::unix::process::CommandExt;
+    if std::env::var_os("FANOUT_SHARED_SESSION").is_some_and(|v| v == "1") {
+        return command;
+    }
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
         command.pre_exec(|| {
@@ -678,6 +683,8 @@ fn matrix(args: &Args) -> Result<(), String> {
     eprintln!("{header}");
     let clip_args = clip_args(args);
     let quiet_wait = Duration::from_secs(args.num("quiet-wait-secs", if quick { 10 } else { 60 })?);
+    let max_attempts: u32 = args.num("tries", 3)?;
+    let max_other: f64 = args.num("max-other-load", 0.25)?;
     let mut floors = HashMap::new();
     if !args.has("no-floor") {
         for &cipher in &ciphers {
@@ -703,28 +710,48 @@ fn matrix(args: &Args) -> Result<(), String> {
     for &cipher in &ciphers {
         for &n in &players {
             for &kind in &kinds {
-                let quiet = servers::wait_quiet(0.15, quiet_wait);
-                eprintln!(
-                    "  {} {} {n} players (machine {:.0}% busy before) ...",
-                    kind.name(),
-                    cipher.name(),
-                    quiet * 100.0
-                );
-                match server_row(kind, cipher, n, timing, &clip_args) {
-                    Ok(row) => {
-                        eprintln!("{}", fmt_row(&row, floors.get(&(row.cipher.clone(), n))));
-                        rows.push(row);
+                // Other work on the machine (other people's builds) changes what a
+                // server's CPU buys; a row run under it is run again, keeping the quietest.
+                let mut best: Option<Row> = None;
+                for attempt in 1..=max_attempts {
+                    let quiet = servers::wait_quiet(0.15, quiet_wait);
+                    eprintln!(
+                        "  {} {} {n} players, try {attempt} (machine {:.0}% busy before) ...",
+                        kind.name(),
+                        cipher.name(),
+                        quiet * 100.0
+                    );
+                    let row = match server_row(kind, cipher, n, timing, &clip_args) {
+                        Ok(row) => row,
+                        Err(e) => {
+                            eprintln!("    failed: {e}");
+                            Row {
+                                server: kind.name().into(),
+                                cipher: cipher.name().into(),
+                                players: n,
+                                other_cpu: f64::INFINITY,
+                                notes: vec![format!("run failed: {e}")],
+                                ..Row::default()
+                            }
+                        }
+                    };
+                    eprintln!("{}", fmt_row(&row, floors.get(&(row.cipher.clone(), n))));
+                    let quiet_enough = row.other_cpu <= max_other;
+                    if best.as_ref().is_none_or(|b| row.other_cpu < b.other_cpu) {
+                        best = Some(row);
                     }
-                    Err(e) => {
-                        eprintln!("    failed: {e}");
-                        rows.push(Row {
-                            server: kind.name().into(),
-                            cipher: cipher.name().into(),
-                            players: n,
-                            notes: vec![format!("run failed: {e}")],
-                            ..Row::default()
-                        });
+                    if quiet_enough {
+                        break;
                     }
+                }
+                if let Some(mut row) = best {
+                    if row.other_cpu.is_finite() && row.other_cpu > max_other {
+                        row.notes.push(format!(
+                            "other load {:.0}% of a core during the window, in every try",
+                            row.other_cpu * 100.0
+                        ));
+                    }
+                    rows.push(row);
                 }
             }
         }
