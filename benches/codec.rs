@@ -49,7 +49,38 @@ fn header(kind: u8, ms: u32) -> MessageHeader {
     }
 }
 
+/// Busy CPU seconds of the whole machine so far (from /proc/stat), or 0 where unreadable.
+fn machine_busy_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| !matches!(i, 3 | 4))
+        .filter_map(|(_, v)| v.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
+}
+
+/// Waits up to a minute for a second in which the machine was under 15% of a core busy.
+fn wait_quiet() -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let before = machine_busy_secs();
+        std::thread::sleep(Duration::from_secs(1));
+        let busy = machine_busy_secs() - before;
+        if busy < 0.15 || Instant::now() >= deadline {
+            return busy;
+        }
+    }
+}
+
 fn main() {
+    let busy = wait_quiet();
     let secs: f64 = std::env::var("CODEC_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -69,10 +100,12 @@ fn main() {
         .collect();
     let payload: usize = messages.iter().map(|(_, p)| p.len()).sum();
     println!(
-        "Codec micro-benchmarks: {}, {} messages, {} payload bytes per pass.\n",
+        "Codec micro-benchmarks: {}, {} messages, {} payload bytes per pass; machine {:.0}% \
+         of a core busy just before.\n",
         clip.description,
         messages.len(),
-        payload
+        payload,
+        busy * 100.0
     );
     println!("| case | GB/s | ns/op |\n|---|---:|---:|");
     let mut out = Vec::with_capacity(payload * 2);

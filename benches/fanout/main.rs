@@ -418,8 +418,7 @@ fn measure(
 }
 
 /// Puts a child in its own session, so its threads are scheduled as their own group
-/// (autogroup): the load tool's few threads are then not starved by a server's hundreds,
-/// as they would not be on separate machines.
+/// (autogroup), as if on another machine, not as a few threads among a server's hundreds.
 ///
 /// `FANOUT_SHARED_SESSION=1` leaves them in ours, to measure how much that matters.
 fn own_session(command: &mut Command) -> &mut Command {
@@ -737,7 +736,9 @@ fn matrix(args: &Args) -> Result<(), String> {
                     };
                     eprintln!("{}", fmt_row(&row, floors.get(&(row.cipher.clone(), n))));
                     let quiet_enough = row.other_cpu <= max_other;
-                    if best.as_ref().is_none_or(|b| row.other_cpu < b.other_cpu) {
+                    // A try whose measurement broke (no window, no bytes) ranks last.
+                    let rank = |r: &Row| (r.delivered_mbps <= 0.0, r.other_cpu);
+                    if best.as_ref().is_none_or(|b| rank(&row) < rank(b)) {
                         best = Some(row);
                     }
                     if quiet_enough {
