@@ -252,7 +252,11 @@ fn measure(
     row.idle_rss_kib = status_sum(&pids(), "VmRSS:");
     let join_time = Duration::from_secs_f64(players as f64 / timing.join_rate.max(0.1));
     let budget = timing.lead + join_time + timing.warmup + timing.window + timing.grace;
-    let deadline = Instant::now() + budget + Duration::from_secs(60);
+    // Set-up can be far slower than the join rate on a loaded machine (nginx-rtmp took 55 s
+    // for 500 players once): allow 100 ms a player on top, and keep the publisher going
+    // until after the players' deadline.
+    let slack = Duration::from_secs(60) + Duration::from_millis(100) * players as u32;
+    let deadline = Instant::now() + budget + slack;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let url_text = format!(
         "{}://{}:{}/{}/{}",
@@ -262,15 +266,19 @@ fn measure(
         url.app,
         url.name
     );
-    let mut publisher = own_session(Command::new(&exe).args([
-        "publish",
-        "--url",
-        &url_text,
-        "--cipher",
-        cipher.name(),
-        "--max-secs",
-        &(budget + Duration::from_secs(30)).as_secs().to_string(),
-    ]))
+    let mut publisher = own_session(
+        Command::new(&exe).args([
+            "publish",
+            "--url",
+            &url_text,
+            "--cipher",
+            cipher.name(),
+            "--max-secs",
+            &(budget + slack + Duration::from_secs(30))
+                .as_secs()
+                .to_string(),
+        ]),
+    )
     .args(clip_args)
     .stdin(Stdio::piped())
     .stdout(Stdio::piped())
@@ -387,6 +395,9 @@ fn measure(
     row.window_secs = get("window_ns") / 1e9;
     row.served = get("served") as usize;
     row.delivered_mbps = get("bytes") * 8.0 / row.window_secs.max(1e-9) / 1e6;
+    if get("bytes") <= 0.0 {
+        row.notes.push("no media arrived in the window".into());
+    }
     row.lat_ms = [
         get("lat_p50_us") / 1e3,
         get("lat_p99_us") / 1e3,
@@ -735,6 +746,9 @@ fn matrix(args: &Args) -> Result<(), String> {
                         }
                     };
                     eprintln!("{}", fmt_row(&row, floors.get(&(row.cipher.clone(), n))));
+                    for note in &row.notes {
+                        eprintln!("    note: {note}");
+                    }
                     let quiet_enough = row.other_cpu <= max_other;
                     // A try whose measurement broke (no window, no bytes) ranks last.
                     let rank = |r: &Row| (r.delivered_mbps <= 0.0, r.other_cpu);
