@@ -623,19 +623,23 @@ fn report(
                 .unwrap_or_else(|| "-".into())
         };
         let f = floors.get(&(cipher.clone(), n));
-        let (vs_floor, floor_rate) = match f {
+        let (vs_floor, floor_rate, floor_write) = match f {
             Some(f) if f.cpu_secs > 0.0 => (
                 format!(
                     "{:.2}x",
                     ours.cpu_per_byte() / (f.cpu_secs / f.payload_bytes as f64)
                 ),
                 format!("{:.0}", f.payload_bytes as f64 * 8.0 / 1e6 / f.cpu_secs),
+                format!(
+                    "{:.2} / {:.2} / {:.2}",
+                    f.write_ms[0], f.write_ms[1], f.write_ms[2]
+                ),
             ),
-            _ => ("-".into(), "-".into()),
+            _ => ("-".into(), "-".into(), "-".into()),
         };
         let _ = writeln!(
             s,
-            "| {cipher} | {n} | {} | {} | {vs_floor} | {floor_rate} |",
+            "| {cipher} | {n} | {} | {} | {vs_floor} | {floor_rate} | {floor_write} |",
             ratio("nginx-rtmp"),
             ratio("node-media-server")
         );
