@@ -24,15 +24,19 @@ struct PlayerRead {
     indices: Vec<u32>,
 }
 
-/// Reads from a detached connection until `frames` video frames arrived or 10 s passed.
-fn read_detached(mut conn: Detached, frames: usize) -> PlayerRead {
-    let mut seen = PlayerRead::default();
-    let mut buf = conn.unread.clone();
+/// Reads from a detached connection into `seen` until `done` or 10 s passed; `buf` holds
+/// plaintext not yet given to the chunk reader (start it with `conn.unread`).
+fn read_detached(
+    conn: &mut Detached,
+    buf: &mut Vec<u8>,
+    seen: &mut PlayerRead,
+    done: impl Fn(&PlayerRead) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(10);
     conn.tcp
         .set_read_timeout(Some(Duration::from_millis(200)))
         .expect("timeout");
-    while seen.indices.len() < frames && Instant::now() < deadline {
+    while !done(seen) && Instant::now() < deadline {
         let mut pos = 0;
         loop {
             match conn.reader.read(&buf[pos..]).expect("chunk stream") {
@@ -98,6 +102,30 @@ fn read_detached(mut conn: Detached, frames: usize) -> PlayerRead {
         };
         buf.extend_from_slice(&more[..n]);
     }
+}
+
+/// Reads until NetStream.Play.Start (the server has added the player to the stream), then
+/// has the publisher send `frames` more and reads until they all arrived.
+fn play_start_then_frames(
+    mut conn: Detached,
+    publisher: &mut Client,
+    stream: &mut SyntheticStream,
+    frames: u32,
+) -> PlayerRead {
+    let mut buf = std::mem::take(&mut conn.unread);
+    let mut seen = PlayerRead::default();
+    let started = |s: &PlayerRead| s.statuses.iter().any(|c| c == "NetStream.Play.Start");
+    read_detached(&mut conn, &mut buf, &mut seen, started);
+    assert!(started(&seen), "no NetStream.Play.Start: {seen:?}");
+    let last = stream.next_index() + frames - 1;
+    for _ in 0..frames {
+        for (kind, ts, payload) in stream.next_frames() {
+            publisher.send_media(kind, ts, &payload).expect("frame");
+        }
+    }
+    read_detached(&mut conn, &mut buf, &mut seen, |s| {
+        s.indices.last().is_some_and(|&i| i >= last)
+    });
     seen
 }
 
@@ -140,19 +168,12 @@ fn detached_player_reads_play_start_and_frames_with_the_offered_cipher() {
         suite,
         Some(rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256)
     );
-    for _ in 0..10 {
-        for (kind, ts, payload) in stream.next_frames() {
-            publisher.send_media(kind, ts, &payload).expect("frame");
-        }
-    }
-    let seen = read_detached(conn, 15);
-    assert!(
-        seen.statuses.iter().any(|c| c == "NetStream.Play.Start"),
-        "statuses: {:?}",
-        seen.statuses
-    );
+    let last = stream.next_index() + 9;
+    let seen = play_start_then_frames(conn, &mut publisher, &mut stream, 10);
+    // The GOP cache starts it on a keyframe; from there every frame, in order, to the last.
     assert_eq!(seen.first_frame_was_key, Some(true), "{seen:?}");
-    assert!(seen.indices.len() >= 15, "{seen:?}");
+    assert_eq!(seen.indices.last(), Some(&last), "{seen:?}");
+    assert!(seen.indices.len() >= 10, "{seen:?}");
     assert!(
         seen.indices.windows(2).all(|w| w[1] == w[0] + 1),
         "{seen:?}"
@@ -171,15 +192,11 @@ fn detached_plain_player_reads_frames() {
         vec![cipher_suite::TLS13_AES_128_GCM_SHA256],
     );
     assert!(conn.tls.is_none());
-    for _ in 0..10 {
-        for (kind, ts, payload) in stream.next_frames() {
-            publisher.send_media(kind, ts, &payload).expect("frame");
-        }
-    }
-    let seen = read_detached(conn, 10);
+    let last = stream.next_index() + 9;
+    let seen = play_start_then_frames(conn, &mut publisher, &mut stream, 10);
+    assert_eq!(seen.indices.last(), Some(&last), "{seen:?}");
     assert!(
-        seen.statuses.iter().any(|c| c == "NetStream.Play.Start"),
+        seen.indices.windows(2).all(|w| w[1] == w[0] + 1),
         "{seen:?}"
     );
-    assert!(seen.indices.len() >= 10, "{seen:?}");
 }
