@@ -540,15 +540,6 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Options for bench clients: any certificate, 5 s per reply.
-pub fn client_options() -> ClientOptions {
-    ClientOptions {
-        insecure: true,
-        timeout: Duration::from_secs(5),
-        ..ClientOptions::default()
-    }
-}
-
 /// A tiny xorshift generator: reproducible jitter without a dependency.
 pub struct Rng(u64);
 
@@ -608,7 +599,7 @@ pub fn publish(
     let interval = Duration::from_secs(1) / plan.fps.max(1);
     let running = || !stop.load(Ordering::Relaxed) && Instant::now() < until;
     while running() {
-        let mut client = match Client::connect(url, &client_options()).and_then(|mut c| {
+        let mut client = match Client::connect(url, &ClientOptions::insecure()).and_then(|mut c| {
             c.publish()?;
             Ok(c)
         }) {
@@ -666,7 +657,7 @@ pub struct PlayCounts {
 /// Connects, plays and reads until `stop` or `until`; adds what it saw to `counts`.
 pub fn play(url: &RtmpUrl, stop: &AtomicBool, until: Instant, counts: &PlayCounts) {
     let result = (|| -> io::Result<()> {
-        let mut client = Client::connect(url, &client_options())?;
+        let mut client = Client::connect(url, &ClientOptions::insecure())?;
         client.play()?;
         counts.sessions.fetch_add(1, Ordering::Relaxed);
         let mut last: Option<u32> = None;

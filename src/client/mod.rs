@@ -64,6 +64,17 @@ impl Default for ClientOptions {
     }
 }
 
+impl ClientOptions {
+    /// The defaults, but accepting any server certificate: for a server with a self-signed
+    /// one (tests, benchmarks, a box still on its generated certificate). Never for production.
+    pub fn insecure() -> ClientOptions {
+        ClientOptions {
+            insecure: true,
+            ..ClientOptions::default()
+        }
+    }
+}
+
 /// One whole message, owned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {

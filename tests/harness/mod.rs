@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use rtmpsd::client::{Client, ClientOptions, RtmpUrl};
 use rtmpsd::config::{CipherOrder, Limits};
@@ -118,14 +117,7 @@ impl Drop for TestServer {
     }
 }
 
-pub fn options() -> ClientOptions {
-    ClientOptions {
-        insecure: true,
-        timeout: Duration::from_secs(5),
-        ..ClientOptions::default()
-    }
-}
-
+/// A client connected to `url`, accepting the test server's self-signed certificate.
 pub fn connect(url: &RtmpUrl) -> Client {
-    Client::connect(url, &options()).expect("connect")
+    Client::connect(url, &ClientOptions::insecure()).expect("connect")
 }

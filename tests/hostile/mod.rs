@@ -91,15 +91,6 @@ pub struct Fixture {
     _state: TempDir,
 }
 
-/// Client options for test clients: accept the self-signed certificate, wait up to 5 s.
-pub fn client_options() -> ClientOptions {
-    ClientOptions {
-        insecure: true,
-        timeout: Duration::from_secs(5),
-        ..ClientOptions::default()
-    }
-}
-
 impl Fixture {
     /// Starts rtmpsd with both listeners, the test keys, `ATTACK_KEY` and `extra` flags,
     /// then the live stream; returns once the live player has frames.
@@ -164,8 +155,8 @@ impl Fixture {
 
     /// A player on the attack stream, playing (nothing may be published yet).
     pub fn attack_player(&self) -> Client {
-        let mut player =
-            Client::connect(&self.play_url(ATTACK_STREAM), &client_options()).expect("connect");
+        let mut player = Client::connect(&self.play_url(ATTACK_STREAM), &ClientOptions::insecure())
+            .expect("connect");
         player.play().expect("play the attack stream");
         player
     }
@@ -447,7 +438,7 @@ fn live_publish(
     published: std::sync::mpsc::Sender<()>,
 ) -> Result<u32, String> {
     let mut client =
-        Client::connect(url, &client_options()).map_err(|e| format!("connect: {e}"))?;
+        Client::connect(url, &ClientOptions::insecure()).map_err(|e| format!("connect: {e}"))?;
     client.publish().map_err(|e| format!("publish: {e}"))?;
     let mut stream = SyntheticStream::new(LIVE_FPS, LIVE_FPS / 2, LIVE_KBPS);
     for (kind, ts, payload) in stream.headers() {
@@ -482,7 +473,7 @@ fn live_publish(
 /// The live player: records every video frame's index and arrival time until the final one.
 fn live_play(url: &RtmpUrl, final_index: &AtomicU64, ready: std::sync::mpsc::Sender<()>) -> Played {
     let mut played = Played::default();
-    let mut client = match Client::connect(url, &client_options()).and_then(|mut c| {
+    let mut client = match Client::connect(url, &ClientOptions::insecure()).and_then(|mut c| {
         c.play()?;
         Ok(c)
     }) {
