@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 use rtmpsd::client::{Client, ClientOptions, RtmpUrl, SyntheticStream, frame_index};
 use rtmpsd::rtmp::message::type_id;
 
+#[path = "../../tests/support/temp_dir.rs"]
+mod temp_dir;
+pub use temp_dir::TempDir;
+
 /// The stream key the benchmarks publish and play on.
 pub const PUBLISH_KEY: &str = "bench-publish-key";
 /// The name of the stream [`PUBLISH_KEY`] publishes: what players play.
@@ -79,33 +83,6 @@ pub fn host_line() -> String {
         "{model}, {cores} cores available, governor {governor}, kernel {}",
         kernel.trim()
     )
-}
-
-/// A private directory under the system temp dir, removed with its contents on drop.
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates `<tmp>/rtmpsd-bench-<tag>-<pid>`.
-    pub fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("rtmpsd-bench-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
-        TempDir { path }
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 /// What the server's log said, counted by a reader thread.

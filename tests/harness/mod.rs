@@ -4,8 +4,6 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 
 use rtmpsd::client::{Client, ClientOptions, RtmpUrl};
@@ -15,12 +13,16 @@ use rtmpsd::server::accept::{Server, Stopper};
 use rtmpsd::server::keys::StreamKeys;
 use rtmpsd::server::settings::Settings;
 
+// A test with both harness and support compiles this file twice; this copy stays private.
+#[allow(clippy::duplicate_mod)]
+#[path = "../support/temp_dir.rs"]
+mod temp_dir;
+use temp_dir::TempDir;
+
 /// The publish key of the test stream.
 pub const KEY: &str = "test-publish-key";
 /// The test stream's name: what players play.
 pub const NAME: &str = "test";
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A server running on 127.0.0.1 in a thread of this process.
 pub struct TestServer {
@@ -28,7 +30,8 @@ pub struct TestServer {
     pub rtmp_addr: Option<SocketAddr>,
     stopper: Stopper,
     thread: Option<JoinHandle<()>>,
-    state_dir: PathBuf,
+    /// Holds the certificate the server made; removed after the server stops.
+    state_dir: TempDir,
 }
 
 /// How to start a test server.
@@ -48,12 +51,9 @@ impl TestServer {
 
     pub fn with(setup: Setup) -> TestServer {
         let _ = env_logger::builder().is_test(true).try_init();
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let state_dir =
-            std::env::temp_dir().join(format!("rtmpsd-test-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&state_dir).expect("state dir");
+        let state_dir = TempDir::new("harness");
         let identity =
-            rtmpsd::tls::load_or_generate(None, &state_dir, CipherOrder::Aes).expect("tls");
+            rtmpsd::tls::load_or_generate(None, state_dir.path(), CipherOrder::Aes).expect("tls");
         let publish = PublishKey {
             stream: NAME.to_string(),
             key: KEY.to_string(),
@@ -107,7 +107,6 @@ impl TestServer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let _ = std::fs::remove_dir_all(&self.state_dir);
     }
 }
 

@@ -13,10 +13,12 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod temp_dir;
+pub use temp_dir::TempDir;
 
 /// Environment variable naming Debian's ffmpeg 5.1 (set by `./test.sh`).
 pub const FFMPEG_DEBIAN_ENV: &str = "RTMPSD_FFMPEG_DEBIAN";
@@ -155,42 +157,6 @@ fn imageio_ffmpeg_exe() -> Option<PathBuf> {
     }
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     Some(path).filter(|p| p.is_file())
-}
-
-/// A private directory under the system temp dir, removed with its contents on drop.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates `<tmp>/rtmpsd-<tag>-<pid>-<n>`.
-    pub fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("rtmpsd-{tag}-{}-{n}", std::process::id()));
-        // A leftover from an earlier run with a recycled pid is ours to replace.
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
-        TempDir { path }
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// A path inside the directory.
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 /// One stderr line and when the reader thread received it.
