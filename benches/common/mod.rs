@@ -19,8 +19,11 @@ use std::time::{Duration, Instant};
 use rtmpsd::client::{Client, ClientOptions, RtmpUrl, SyntheticStream, frame_index};
 use rtmpsd::rtmp::message::type_id;
 
+#[path = "../../tests/support/listen_line.rs"]
+mod listen_line;
 #[path = "../../tests/support/temp_dir.rs"]
 mod temp_dir;
+use listen_line::{RTMPS_LISTEN_MARKER, addr_after};
 pub use temp_dir::TempDir;
 
 /// The stream key the benchmarks publish and play on.
@@ -35,8 +38,6 @@ pub const RUNNER_ENV: &str = "RTMPSD_RUNNER";
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Time between SIGTERM and SIGKILL when the server is stopped.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
-/// Log marker of the TLS listener; the socket address follows it.
-const LISTEN_MARKER: &str = "listening rtmps on ";
 /// Warning and error lines kept for the report.
 const KEPT_LINES: usize = 20;
 
@@ -106,7 +107,7 @@ pub struct LogCounts {
 
 impl LogCounts {
     fn take(&self, line: &str) {
-        if let Some(addr) = addr_after(line, LISTEN_MARKER) {
+        if let Some(addr) = addr_after(line, RTMPS_LISTEN_MARKER) {
             *self.listen.lock().unwrap_or_else(|p| p.into_inner()) = Some(addr);
         }
         let level_warn = line.contains(" WARN ");
@@ -136,11 +137,6 @@ impl LogCounts {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
-}
-
-fn addr_after(line: &str, marker: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find(marker)? + marker.len()..];
-    rest.split_whitespace().next()?.parse().ok()
 }
 
 // Declared by hand because the crate has no libc dependency; std links libc anyway.

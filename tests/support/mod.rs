@@ -17,7 +17,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod listen_line;
 mod temp_dir;
+pub use listen_line::{RTMP_LISTEN_MARKER, RTMPS_LISTEN_MARKER, addr_after};
 pub use temp_dir::TempDir;
 
 /// Environment variable naming Debian's ffmpeg 5.1 (set by `./test.sh`).
@@ -30,10 +32,6 @@ pub const MAX_LOG_LINES: usize = 5_000;
 pub const SERVER_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time between SIGTERM and SIGKILL when a child is stopped.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
-/// Log marker of the TLS listener; the socket address follows it.
-pub const RTMPS_LISTEN_MARKER: &str = "listening rtmps on ";
-/// Log marker of the plain listener; the socket address follows it.
-pub const RTMP_LISTEN_MARKER: &str = "listening rtmp on ";
 /// Publish key used by [`ServerProcess::start_standard`].
 pub const PUBLISH_KEY: &str = "test-publish-key";
 /// The name of the stream [`PUBLISH_KEY`] publishes: what players play.
@@ -413,15 +411,6 @@ impl Drop for Proc {
     }
 }
 
-fn parse_addr_after(line: &str, marker: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find(marker)? + marker.len()..];
-    let token = rest.split_whitespace().next()?;
-    token
-        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != ']')
-        .parse()
-        .ok()
-}
-
 /// A running rtmpsd binary; killed by pid (SIGTERM, then SIGKILL) on drop.
 pub struct ServerProcess {
     proc: Proc,
@@ -470,11 +459,7 @@ impl ServerProcess {
         let mut proc = Proc::spawn("rtmpsd", program, &args);
         let deadline = Instant::now() + SERVER_START_TIMEOUT;
         let find = |marker: &'static str| {
-            move |s: &LogState| {
-                s.lines
-                    .iter()
-                    .find_map(|l| parse_addr_after(&l.text, marker))
-            }
+            move |s: &LogState| s.lines.iter().find_map(|l| addr_after(&l.text, marker))
         };
         let addr = proc
             .log
