@@ -121,9 +121,7 @@ impl Client {
     pub fn detach(self, handle: DetachHandle) -> io::Result<Detached> {
         let Client {
             io,
-            reader,
-            input,
-            input_len,
+            inbox,
             stream_id,
             ..
         } = self;
@@ -136,11 +134,12 @@ impl Client {
             }
             Pipe::Plain(tcp) => (tcp, None),
         };
+        let (reader, unread) = inbox.into_parts();
         Ok(Detached {
             tcp,
             tls,
             reader,
-            unread: input.get(..input_len).unwrap_or_default().to_vec(),
+            unread,
             stream_id,
         })
     }
