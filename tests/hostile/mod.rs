@@ -30,11 +30,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rtmpsd::client::{
-    Client, ClientOptions, Message, RtmpUrl, SyntheticStream, frame_index, tls_config,
+    Client, ClientOptions, Inbox, Message, RtmpUrl, SyntheticStream, connect_command, frame_index,
+    handshake, tls_config,
 };
 use rtmpsd::rtmp::amf0::{self, Amf0Value, AmfLimits};
-use rtmpsd::rtmp::chunk::{ChunkLimits, ChunkRead, ChunkReader};
-use rtmpsd::rtmp::handshake::{ClientHandshake, HandshakeStep, RANDOM_SIZE};
 use rtmpsd::rtmp::message::type_id;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
@@ -564,7 +563,7 @@ impl Write for Io {
     }
 }
 
-/// One message received on a raw connection.
+/// One message received on a raw connection, with its timestamp in plain milliseconds.
 #[derive(Debug, Clone)]
 pub struct Msg {
     /// Message type id.
@@ -575,6 +574,17 @@ pub struct Msg {
     pub timestamp: u32,
     /// Payload.
     pub payload: Vec<u8>,
+}
+
+impl From<Message> for Msg {
+    fn from(message: Message) -> Msg {
+        Msg {
+            type_id: message.type_id,
+            stream_id: message.stream_id,
+            timestamp: message.timestamp.millis(),
+            payload: message.payload,
+        }
+    }
 }
 
 impl Msg {
@@ -595,6 +605,10 @@ impl Msg {
 }
 
 /// A connection that sends exactly what it is told to, for attacks.
+///
+/// The steps of an ordinary session (the RTMP handshake, the `connect` command, reading
+/// messages back) are `rtmpsd::client`'s own; everything else it sends is bytes the test
+/// wrote, in chunks of 128 bytes, since it never announces a chunk size of its own.
 pub struct Raw {
     /// The byte stream.
     pub io: Io,
@@ -602,8 +616,7 @@ pub struct Raw {
     pub local: SocketAddr,
     /// When the TCP connection was made.
     pub opened: Instant,
-    reader: ChunkReader,
-    input: Vec<u8>,
+    inbox: Inbox,
     /// The message stream `publish` made.
     pub stream_id: u32,
     txn: f64,
@@ -656,13 +669,7 @@ impl Raw {
             io,
             local,
             opened: Instant::now(),
-            reader: ChunkReader::new(ChunkLimits {
-                max_message_len: 16 << 20,
-                max_chunk_size: 1 << 24,
-                max_chunk_streams: 64,
-                max_buffered_bytes: 64 << 20,
-            }),
-            input: Vec::new(),
+            inbox: Inbox::new(&[]),
             stream_id: 0,
             txn: 1.0,
         }
@@ -676,44 +683,9 @@ impl Raw {
 
     /// The RTMP handshake (plain form); bytes after S2 are kept for `recv`.
     pub fn handshake(&mut self) -> io::Result<()> {
-        let mut handshake = ClientHandshake::new(&[0x5c; RANDOM_SIZE], 0);
-        let hello = handshake.hello().to_vec();
-        self.send(&hello)?;
-        let mut held: Vec<u8> = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = self.io.read(&mut buf)?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            held.extend_from_slice(&buf[..n]);
-            let mut pos = 0;
-            let mut replies = Vec::new();
-            let done = loop {
-                match handshake.feed(&held[pos..]).map_err(bad)? {
-                    HandshakeStep::NeedMore { consumed } => {
-                        pos += consumed;
-                        break false;
-                    }
-                    HandshakeStep::Reply { consumed, reply } => {
-                        pos += consumed;
-                        replies.extend_from_slice(reply);
-                    }
-                    HandshakeStep::Done { consumed } => {
-                        pos += consumed;
-                        break true;
-                    }
-                }
-            };
-            held.drain(..pos);
-            if !replies.is_empty() {
-                self.send(&replies)?;
-            }
-            if done {
-                self.input = held;
-                return Ok(());
-            }
-        }
+        let leftover = handshake(&mut self.io, false)?;
+        self.inbox = Inbox::new(&leftover);
+        Ok(())
     }
 
     /// Sends one message as chunks of 128 bytes (the default chunk size).
@@ -735,20 +707,19 @@ impl Raw {
         self.message(csid, type_id::COMMAND_AMF0, stream_id, 0, payload)
     }
 
-    /// `connect` to app `live`; waits for its `_result`.
+    /// `connect` to app `live` (the client's command, transaction 1); waits for its `_result`.
     pub fn connect(&mut self) -> io::Result<()> {
-        let url = "rtmps://127.0.0.1/live";
-        let payload = Amf::new()
-            .string("connect")
-            .number(1.0)
-            .object()
-            .key("app")
-            .string("live")
-            .key("tcUrl")
-            .string(url)
-            .end()
-            .0;
-        self.command(0, &payload)?;
+        let server = self.io.tcp().peer_addr()?;
+        let url = RtmpUrl {
+            tls: matches!(self.io, Io::Tls(_)),
+            host: server.ip().to_string(),
+            port: server.port(),
+            app: "live".into(),
+            name: String::new(),
+        };
+        let mut payload = [0u8; 2048];
+        let len = connect_command(&mut payload, &url, 1.0, None).map_err(bad)?;
+        self.command(0, &payload[..len])?;
         self.expect_result(1.0).map(|_| ())
     }
 
@@ -834,45 +805,11 @@ impl Raw {
         }
     }
 
-    /// The next whole message from the server.
+    /// The next whole message from the server (within 5 s).
     pub fn recv(&mut self) -> io::Result<Msg> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let mut pos = 0;
-            let mut found = None;
-            while found.is_none() {
-                match self.reader.read(&self.input[pos..]).map_err(bad)? {
-                    ChunkRead::NeedMore { consumed } => {
-                        pos += consumed;
-                        if consumed == 0 {
-                            break;
-                        }
-                    }
-                    ChunkRead::Message { consumed, message } => {
-                        pos += consumed;
-                        found = Some(Msg {
-                            type_id: message.header.type_id,
-                            stream_id: message.header.stream_id,
-                            timestamp: message.header.timestamp.millis(),
-                            payload: message.payload.to_vec(),
-                        });
-                    }
-                }
-            }
-            self.input.drain(..pos);
-            if let Some(message) = found {
-                return Ok(message);
-            }
-            if Instant::now() >= deadline {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            let mut buf = [0u8; 16384];
-            let n = self.io.read(&mut buf)?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            self.input.extend_from_slice(&buf[..n]);
-        }
+        self.inbox
+            .recv(&mut self.io, Duration::from_secs(5))
+            .map(Msg::from)
     }
 
     /// Reads (and drops) whatever comes until the server closes the connection; returns
