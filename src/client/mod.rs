@@ -141,16 +141,12 @@ pub struct Client {
 impl Client {
     /// Connects: TCP, TLS for `rtmps`, the RTMP handshake, and `connect` to the URL's app.
     pub fn connect(url: &RtmpUrl, options: &ClientOptions) -> io::Result<Client> {
-        let tcp = TcpStream::connect((url.host.as_str(), url.port))?;
-        tcp.set_nodelay(true)?;
-        tcp.set_read_timeout(Some(options.timeout))?;
-        tcp.set_write_timeout(Some(options.timeout))?;
+        let tcp = open_tcp(url, options)?;
         let handle = tcp.try_clone()?;
         let io: Box<dyn Io> = if url.tls {
             let config = tls_config(options.insecure);
-            let name = ServerName::try_from(url.host.clone())
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            let conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
+            let conn =
+                ClientConnection::new(config, server_name(url)?).map_err(io::Error::other)?;
             Box::new(StreamOwned::new(conn, tcp))
         } else {
             Box::new(tcp)
@@ -510,13 +506,37 @@ fn bad_data(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
+/// A TCP connection to the URL's host and port, without Nagle's delay and with the options'
+/// timeouts.
+fn open_tcp(url: &RtmpUrl, options: &ClientOptions) -> io::Result<TcpStream> {
+    let tcp = TcpStream::connect((url.host.as_str(), url.port))?;
+    tcp.set_nodelay(true)?;
+    tcp.set_read_timeout(Some(options.timeout))?;
+    tcp.set_write_timeout(Some(options.timeout))?;
+    Ok(tcp)
+}
+
+/// The URL's host as the name TLS checks the certificate against.
+fn server_name(url: &RtmpUrl) -> io::Result<ServerName<'static>> {
+    ServerName::try_from(url.host.clone())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
 /// The client's TLS configuration: `insecure` accepts any certificate (self-signed test
 /// servers; never for production use), otherwise an empty root store.
 pub fn tls_config(insecure: bool) -> Arc<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    tls_config_for(rustls::crypto::ring::default_provider(), insecure)
+        .expect("ring supports the default protocol versions")
+}
+
+/// [`tls_config`] with `provider`'s cipher suites; fails if they allow no TLS version.
+fn tls_config_for(
+    provider: rustls::crypto::CryptoProvider,
+    insecure: bool,
+) -> Result<Arc<ClientConfig>, rustls::Error> {
+    let provider = Arc::new(provider);
     let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions");
+        .with_safe_default_protocol_versions()?;
     let config = if insecure {
         builder
             .dangerous()
@@ -527,7 +547,7 @@ pub fn tls_config(insecure: bool) -> Arc<ClientConfig> {
             .with_root_certificates(rustls::RootCertStore::empty())
             .with_no_client_auth()
     };
-    Arc::new(config)
+    Ok(Arc::new(config))
 }
 
 /// Accepts every certificate but still checks handshake signatures: for self-signed test servers.
