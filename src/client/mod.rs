@@ -286,13 +286,7 @@ impl Client {
 
     /// `createStream`, `play`; waits for NetStream.Play.Start.
     pub fn play(&mut self) -> io::Result<()> {
-        self.create_stream()?;
-        let name = self.url.name.clone();
-        let stream_id = self.stream_id;
-        self.stream_command(stream_id, "play", |w| {
-            w.null()?.string(&name)?.number(-2000.0)?;
-            Ok(())
-        })?;
+        self.send_play()?;
         self.expect_status("NetStream.Play.Start")
     }
 
