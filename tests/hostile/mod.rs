@@ -563,42 +563,17 @@ impl Write for Io {
     }
 }
 
-/// One message received on a raw connection, with its timestamp in plain milliseconds.
+/// One message received on a raw connection: the client's [`Message`], with the number an
+/// attack checks in a command reply (see [`Msg::command`]).
 #[derive(Debug, Clone)]
-pub struct Msg {
-    /// Message type id.
-    pub type_id: u8,
-    /// Message stream id.
-    pub stream_id: u32,
-    /// Timestamp.
-    pub timestamp: u32,
-    /// Payload.
-    pub payload: Vec<u8>,
-}
-
-impl From<Message> for Msg {
-    fn from(message: Message) -> Msg {
-        Msg {
-            type_id: message.type_id,
-            stream_id: message.stream_id,
-            timestamp: message.timestamp.millis(),
-            payload: message.payload,
-        }
-    }
-}
+pub struct Msg(pub Message);
 
 impl Msg {
-    /// For an AMF0 command: its name and the `code` of any status object in it.
+    /// For an AMF0 command: its name, the `code` of any status object in it, and the first
+    /// number after the transaction id (the stream id in a `createStream` result).
     pub fn command(&self) -> Option<(String, Option<String>, Option<f64>)> {
-        if self.type_id != type_id::COMMAND_AMF0 {
-            return None;
-        }
-        let values = amf0::decode_all(&self.payload, &AmfLimits::default()).ok()?;
-        let name = values.first()?.as_str()?.to_string();
-        let code = values
-            .iter()
-            .find_map(|v| v.get("code").and_then(Amf0Value::as_str))
-            .map(str::to_string);
+        let (name, code) = self.0.command()?;
+        let values = amf0::decode_all(&self.0.payload, &AmfLimits::default()).ok()?;
         let number = values.iter().skip(2).find_map(Amf0Value::as_number);
         Some((name, code, number))
     }
@@ -788,8 +763,8 @@ impl Raw {
     fn expect_result(&mut self, txn: f64) -> io::Result<Option<f64>> {
         loop {
             let message = self.recv()?;
-            let Some(values) = (message.type_id == type_id::COMMAND_AMF0)
-                .then(|| amf0::decode_all(&message.payload, &AmfLimits::default()).ok())
+            let Some(values) = (message.0.type_id == type_id::COMMAND_AMF0)
+                .then(|| amf0::decode_all(&message.0.payload, &AmfLimits::default()).ok())
                 .flatten()
             else {
                 continue;
@@ -809,7 +784,7 @@ impl Raw {
     pub fn recv(&mut self) -> io::Result<Msg> {
         self.inbox
             .recv(&mut self.io, Duration::from_secs(5))
-            .map(Msg::from)
+            .map(Msg)
     }
 
     /// Reads (and drops) whatever comes until the server closes the connection; returns
