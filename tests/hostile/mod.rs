@@ -95,8 +95,6 @@ impl Fixture {
     /// then the live stream; returns once the live player has frames.
     pub fn start(extra: &[&str]) -> Fixture {
         let state = TempDir::new("hostile");
-        let dir = state.path().to_str().expect("temp dir paths are UTF-8");
-        let live_key = format!("{STREAM}={PUBLISH_KEY}");
         let attack_key = format!("{ATTACK_STREAM}={ATTACK_KEY}");
         // The usual test flags (`ServerProcess::start_standard`), run through env(1) to fix
         // glibc's mmap threshold at its 128 KiB default: allocations above it are mapped
@@ -104,24 +102,10 @@ impl Fixture {
         // large free and then keeps large buffers in whichever of its per-thread arenas a
         // session happened to use, so RSS after an attack that made a 4 MB buffer can be
         // 4 MB up or not, at random. env(1) execs rtmpsd, so the pid is rtmpsd's.
-        let mut args = vec![
-            MALLOC_SETTING,
-            env!("CARGO_BIN_EXE_rtmpsd"),
-            "--listen",
-            "127.0.0.1:0",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-            "--state-dir",
-            dir,
-            "--publish-key",
-            &live_key,
-            "--publish-key",
-            &attack_key,
-            "--play-key",
-            PLAY_KEY,
-            "--log",
-            "debug",
-        ];
+        let standard = ServerProcess::standard_args(&state);
+        let mut args = vec![MALLOC_SETTING, env!("CARGO_BIN_EXE_rtmpsd")];
+        args.extend(standard.iter().map(String::as_str));
+        args.extend(["--publish-key", &attack_key]);
         args.extend_from_slice(extra);
         let server = ServerProcess::start_program(Path::new("/usr/bin/env"), &args);
         let live = Live::start(&server);

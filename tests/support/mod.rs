@@ -241,6 +241,17 @@ impl LineLog {
         }
     }
 
+    /// Waits up to `timeout` for a line containing `needle`.
+    fn wait_contains(&self, needle: &str, timeout: Duration) -> bool {
+        self.wait_for(timeout, |s| {
+            s.lines
+                .iter()
+                .any(|l| l.text.contains(needle))
+                .then_some(())
+        })
+        .is_some()
+    }
+
     /// Waits until the writer closed the pipe, at most `timeout`.
     fn wait_closed(&self, timeout: Duration) -> bool {
         self.wait_for(timeout, |s| s.closed.then_some(())).is_some()
@@ -428,9 +439,18 @@ impl ServerProcess {
     /// `state` as state dir, [`PUBLISH_KEY`] for [`STREAM`], [`PLAY_KEY`] and debug logging,
     /// plus `extra`.
     pub fn start_standard(state: &TempDir, extra: &[&str]) -> ServerProcess {
+        let standard = ServerProcess::standard_args(state);
+        let mut args: Vec<&str> = standard.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        ServerProcess::start(&args)
+    }
+
+    /// The flags [`ServerProcess::start_standard`] starts rtmpsd with, for a test that runs
+    /// it another way.
+    pub fn standard_args(state: &TempDir) -> Vec<String> {
         let dir = state.path().to_str().expect("temp dir paths are UTF-8");
         let publish = format!("{STREAM}={PUBLISH_KEY}");
-        let mut args = vec![
+        [
             "--listen",
             "127.0.0.1:0",
             "--rtmp-listen",
@@ -443,9 +463,9 @@ impl ServerProcess {
             PLAY_KEY,
             "--log",
             "debug",
-        ];
-        args.extend_from_slice(extra);
-        ServerProcess::start(&args)
+        ]
+        .map(str::to_owned)
+        .to_vec()
     }
 
     /// Like [`ServerProcess::start`] with another executable (a stand-in in harness tests).
@@ -527,15 +547,7 @@ impl ServerProcess {
 
     /// Waits up to `timeout` for a stderr line containing `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        self.proc
-            .log
-            .wait_for(timeout, |s| {
-                s.lines
-                    .iter()
-                    .any(|l| l.text.contains(needle))
-                    .then_some(())
-            })
-            .is_some()
+        self.proc.log.wait_contains(needle, timeout)
     }
 
     /// The kept stderr lines (the last [`MAX_LOG_LINES`]).
@@ -782,15 +794,7 @@ impl Publisher {
 
     /// Waits up to `timeout` for a stderr line containing `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        self.proc
-            .log
-            .wait_for(timeout, |s| {
-                s.lines
-                    .iter()
-                    .any(|l| l.text.contains(needle))
-                    .then_some(())
-            })
-            .is_some()
+        self.proc.log.wait_contains(needle, timeout)
     }
 
     /// The kept stderr lines.
