@@ -1,5 +1,5 @@
-//! Shared plumbing for the soak and footprint benchmarks: the rtmpsd process on 127.0.0.1,
-//! readings from `/proc/<pid>`, and client threads driving `rtmpsd::client`.
+//! Shared plumbing for the soak, footprint and fan-out benchmarks: the rtmpsd process on
+//! 127.0.0.1, readings from `/proc/<pid>`, and client threads driving `rtmpsd::client`.
 //!
 //! The server is the real release binary (`CARGO_BIN_EXE_rtmpsd`, or `RTMPSD_BIN` run through
 //! `RTMPSD_RUNNER` such as `qemu-aarch64`) with a temporary `--state-dir`. It is stopped by
@@ -138,12 +138,6 @@ impl LogCounts {
         counter.load(Ordering::Relaxed)
     }
 }
-
-// Declared by hand because the crate has no libc dependency; std links libc anyway.
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-const SIGTERM: i32 = 15;
 
 /// A running rtmpsd on 127.0.0.1 with its own state dir; stopped by pid on drop.
 pub struct Server {
@@ -313,7 +307,7 @@ impl Server {
         if let Ok(pid) = i32::try_from(self.child.id()) {
             // SAFETY: kill(2) touches no memory; the pid is our own unreaped child.
             unsafe {
-                kill(pid, SIGTERM);
+                libc::kill(pid, libc::SIGTERM);
             }
         }
         let deadline = Instant::now() + KILL_GRACE;
@@ -350,7 +344,7 @@ pub struct ProcSample {
     pub fds: u64,
 }
 
-/// Reads VmRSS and Threads from /proc/pid/status and counts /proc/pid/fd.
+/// Reads VmRSS, RssAnon, RssFile and Threads from /proc/pid/status and counts /proc/pid/fd.
 pub fn sample(pid: u32) -> io::Result<ProcSample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let field = |name: &str| {
