@@ -24,6 +24,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod floor;
+mod machine_load;
 mod media;
 mod players;
 mod publisher;
@@ -331,7 +332,7 @@ fn measure(
                 cpu_secs(&pids()),
                 cpu_secs(&tool_pids),
                 Instant::now(),
-                servers::machine_busy_secs(),
+                machine_load::machine_busy_secs(),
             ));
             edges = rest.trim().parse::<u64>().ok().map(|s| (s, 0));
         } else if let Some(rest) = line.strip_prefix("window-end ") {
@@ -339,7 +340,7 @@ fn measure(
                 cpu_secs(&pids()),
                 cpu_secs(&tool_pids),
                 Instant::now(),
-                servers::machine_busy_secs(),
+                machine_load::machine_busy_secs(),
             );
             let p = pids();
             row.peak_rss_kib = status_sum(&p, "VmHWM:");
@@ -718,7 +719,7 @@ fn matrix(args: &Args) -> Result<(), String> {
     if !args.has("no-floor") {
         for &cipher in &ciphers {
             for &n in &players {
-                servers::wait_quiet(0.15, quiet_wait);
+                machine_load::wait_quiet(0.15, quiet_wait);
                 let f = floor_row(&clip_args, n, cipher, timing)?;
                 eprintln!(
                     "floor {} {n}: {:.2}% CPU, {:.0} Mbit per CPU-s (drain {:.2}% CPU), \
@@ -743,7 +744,7 @@ fn matrix(args: &Args) -> Result<(), String> {
                 // server's CPU buys; a row run under it is run again, keeping the quietest.
                 let mut best: Option<Row> = None;
                 for attempt in 1..=max_attempts {
-                    let quiet = servers::wait_quiet(0.15, quiet_wait);
+                    let quiet = machine_load::wait_quiet(0.15, quiet_wait);
                     eprintln!(
                         "  {} {} {n} players, try {attempt} (machine {:.0}% busy before) ...",
                         kind.name(),
