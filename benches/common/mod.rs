@@ -393,18 +393,6 @@ pub struct MemoryMap {
     pub pss_kib: u64,
 }
 
-impl MemoryMap {
-    /// Everything resident.
-    pub fn total_kib(&self) -> u64 {
-        self.stack_kib
-            + self.heap_kib
-            + self.arena_kib
-            + self.anon_kib
-            + self.binary_kib
-            + self.libs_kib
-    }
-}
-
 /// glibc's HEAP_MAX_SIZE on 64-bit targets: each thread arena's heap is aligned to it.
 const ARENA_ALIGN: u64 = 64 << 20;
 
