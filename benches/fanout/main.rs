@@ -12,14 +12,14 @@
 //! play another name than the publisher's key, as on rtmpsd).
 //!
 //! For each row the server is started fresh on 127.0.0.1 (servers one after another, never
-//! at once), a publisher in this process sends the clip in real time, and a separate players
-//! process (this binary, `players`) connects N players at a steady rate; after a warm-up it
-//! opens the measuring window. Server CPU (utime + stime of its processes, from
+//! at once), a publisher process (this binary, `publish`) sends the clip in real time, and a
+//! players process (this binary, `players`) connects N players at a steady rate; after a
+//! warm-up it opens the measuring window. Server CPU (utime + stime of its processes, from
 //! /proc/PID/stat), peak RSS (VmHWM) and threads are read from outside at the window's
 //! edges; the players count bytes, frames, gaps, first-frame times and send-to-receive
 //! delays. rtmpsd runs with `--max-connections` and `--max-connections-per-ip` raised to the
-//! player count: its defaults (256, 32) would refuse most players, who all come from
-//! 127.0.0.1.
+//! player count plus 16 (at least 64): its defaults (256, 32) would refuse most players, who
+//! all come from 127.0.0.1.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -262,16 +262,7 @@ fn measure(
     let slack = Duration::from_secs(60) + Duration::from_millis(100) * players as u32;
     let deadline = Instant::now() + budget + slack;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let text = |url: &RtmpUrl| {
-        format!(
-            "{}://{}:{}/{}/{}",
-            if url.tls { "rtmps" } else { "rtmp" },
-            url.host,
-            url.port,
-            url.app,
-            url.name
-        )
-    };
+    let text = |url: &RtmpUrl| format!("{}/{}", url.tc_url(), url.name);
     let url_text = text(url);
     let play_text = text(play_url);
     let mut publisher = own_session(

@@ -26,7 +26,9 @@ pub const NAME: &str = "test";
 
 /// A server running on 127.0.0.1 in a thread of this process.
 pub struct TestServer {
+    /// The TLS listener.
     pub addr: SocketAddr,
+    /// The plain listener, with [`Setup::plain`].
     pub rtmp_addr: Option<SocketAddr>,
     stopper: Stopper,
     thread: Option<JoinHandle<()>>,
@@ -37,18 +39,23 @@ pub struct TestServer {
 /// How to start a test server.
 #[derive(Default)]
 pub struct Setup {
+    /// The server's limits.
     pub limits: Limits,
+    /// Play keys; none lets anyone play.
     pub play_keys: Vec<String>,
+    /// Also listen for plain RTMP.
     pub plain: bool,
     /// Refuse a second publisher instead of letting it take the stream over.
     pub no_takeover: bool,
 }
 
 impl TestServer {
+    /// Starts a server with the default [`Setup`].
     pub fn start() -> TestServer {
         Self::with(Setup::default())
     }
 
+    /// Starts a server as `setup` says, publishing [`NAME`] with [`KEY`].
     pub fn with(setup: Setup) -> TestServer {
         let _ = env_logger::builder().is_test(true).try_init();
         let state_dir = TempDir::new("harness");
@@ -85,6 +92,7 @@ impl TestServer {
         }
     }
 
+    /// `rtmps://127.0.0.1:PORT/live/<name>`.
     pub fn url(&self, name: &str) -> RtmpUrl {
         RtmpUrl::parse(&format!(
             "rtmps://127.0.0.1:{}/live/{name}",
@@ -93,11 +101,13 @@ impl TestServer {
         .expect("url")
     }
 
+    /// `rtmp://127.0.0.1:PORT/live/<name>`; panics without a plain listener.
     pub fn plain_url(&self, name: &str) -> RtmpUrl {
         let addr = self.rtmp_addr.expect("plain listener");
         RtmpUrl::parse(&format!("rtmp://127.0.0.1:{}/live/{name}", addr.port())).expect("url")
     }
 
+    /// Stops the server and waits for its thread.
     pub fn stop(mut self) {
         self.stop_and_join();
     }

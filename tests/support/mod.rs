@@ -1,9 +1,13 @@
-//! Real-client test harness: the rtmpsd binary, ffmpeg publishers and ffmpeg players, on 127.0.0.1.
+//! Real-client test harness: the rtmpsd binary, ffmpeg publishers and ffmpeg players, and
+//! other real clients (GStreamer, rtmpdump), on 127.0.0.1.
 //!
 //! Include with `mod support;` from an integration test. Every wait here has a timeout and
 //! every child process is stopped by its own pid (SIGTERM, then SIGKILL after
 //! [`KILL_GRACE`]) when its handle drops, so a failing test never leaves processes behind.
 //! A missing ffmpeg is a panic telling how to install it, never a skipped test.
+//!
+//! `TempDir` (temp_dir.rs) and the listener-line parser (listen_line.rs) are files of their
+//! own, which `tests/harness` and `benches/common` include too.
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
