@@ -462,6 +462,8 @@ fn main() {
         "server stopped: {stopped:?}; run took {:.1} min",
         run_started.elapsed().as_secs_f64() / 60.0
     );
+    // exit() runs no destructors: drop the server first so its state dir goes too.
+    drop(server);
     if failed {
         std::process::exit(1);
     }
