@@ -7,6 +7,9 @@
 //! `CODEC_SECS` (default 1) seconds; the table gives payload bytes per second and ns per
 //! operation (a message for the chunk cases, a whole command for AMF0).
 
+#[path = "fanout/machine_load.rs"]
+#[allow(dead_code)]
+mod machine_load;
 #[path = "fanout/media.rs"]
 #[allow(dead_code)]
 mod media;
@@ -36,51 +39,9 @@ fn time(name: &str, bytes: usize, ops: usize, secs: f64, mut op: impl FnMut()) {
     println!("| {name:<44} | {gbps:>8.2} | {ns:>10.0} |");
 }
 
-fn header(kind: u8, ms: u32) -> MessageHeader {
-    MessageHeader {
-        chunk_stream_id: match kind {
-            type_id::AUDIO => 6,
-            type_id::VIDEO => 7,
-            _ => 5,
-        },
-        timestamp: Timestamp(ms),
-        type_id: kind,
-        stream_id: 1,
-    }
-}
-
-/// Busy CPU seconds of the whole machine so far (from /proc/stat), or 0 where unreadable.
-fn machine_busy_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let ticks: u64 = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .enumerate()
-        .filter(|(i, _)| !matches!(i, 3 | 4))
-        .filter_map(|(_, v)| v.parse::<u64>().ok())
-        .sum();
-    ticks as f64 / 100.0
-}
-
-/// Waits up to a minute for a second in which the machine was under 15% of a core busy.
-fn wait_quiet() -> f64 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let before = machine_busy_secs();
-        std::thread::sleep(Duration::from_secs(1));
-        let busy = machine_busy_secs() - before;
-        if busy < 0.15 || Instant::now() >= deadline {
-            return busy;
-        }
-    }
-}
-
 fn main() {
-    let busy = wait_quiet();
+    // Up to a minute for a second in which the machine was under 15% of a core busy.
+    let busy = machine_load::wait_quiet(0.15, Duration::from_secs(60));
     let secs: f64 = std::env::var("CODEC_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -96,7 +57,7 @@ fn main() {
     let messages: Vec<(MessageHeader, &[u8])> = clip
         .frames
         .iter()
-        .map(|t| (header(t.type_id, t.ms), t.payload.as_slice()))
+        .map(|t| (media::message_header(t.type_id, t.ms), t.payload.as_slice()))
         .collect();
     let payload: usize = messages.iter().map(|(_, p)| p.len()).sum();
     println!(

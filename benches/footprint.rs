@@ -10,11 +10,11 @@
 //! (more server flags), `FOOTPRINT_SERVER_ENV` (`K=V ...` for the server only, e.g.
 //! `MALLOC_ARENA_MAX=2`), `FOOTPRINT_SETTLE_SECS` (4).
 //!
-//! It prints three tables: the binary; the server's RSS idle, with one publisher, and with
+//! It prints four tables: the binary; the server's RSS idle, with one publisher, and with
 //! 1, 10 and 100 players, split by kind of mapping (thread stacks, heap, other anonymous,
-//! binary, libraries); and, measured in this process with a counting allocator, the heap one
+//! binary, libraries); measured in this process with a counting allocator, the heap one
 //! player session holds (rustls connection, input buffer, channel, session), to say what
-//! the per-player RSS consists of.
+//! the per-player RSS consists of; and each footprint target with its verdict.
 
 mod common;
 

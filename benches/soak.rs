@@ -21,10 +21,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::{
-    LogCounts, PlayCounts, ProcSample, PublishCounts, PublishPlan, Rng, Server, client_options,
-    env_u64, host_line, sample, spawn, wait_until,
+    LogCounts, PlayCounts, ProcSample, PublishCounts, PublishPlan, Rng, Server, env_u64, host_line,
+    sample, spawn, wait_until,
 };
-use rtmpsd::client::{Client, RtmpUrl};
+use rtmpsd::client::{Client, ClientOptions, RtmpUrl};
 
 /// Frames a second of the publisher.
 const FPS: u32 = 25;
@@ -126,7 +126,7 @@ impl Load {
                 while !stop.load(Ordering::Relaxed) && Instant::now() < until {
                     if rng.below(10) == 0 {
                         // Connect (TLS, RTMP handshake, `connect`) and leave at once.
-                        if Client::connect(&url, &client_options()).is_ok() {
+                        if Client::connect(&url, &ClientOptions::insecure()).is_ok() {
                             counts.quick_leaves.fetch_add(1, Ordering::Relaxed);
                         } else {
                             counts.churn.errors.fetch_add(1, Ordering::Relaxed);
@@ -462,6 +462,8 @@ fn main() {
         "server stopped: {stopped:?}; run took {:.1} min",
         run_started.elapsed().as_secs_f64() / 60.0
     );
+    // exit() runs no destructors: drop the server first so its state dir goes too.
+    drop(server);
     if failed {
         std::process::exit(1);
     }

@@ -7,9 +7,9 @@ mod harness;
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
-use harness::{KEY, NAME, Setup, TestServer, connect, options};
+use harness::{KEY, NAME, Setup, TestServer, connect};
 use rtmpsd::client::{
-    Client, Detached, RtmpUrl, SyntheticStream, frame_index, tls_config_with_suites,
+    Client, ClientOptions, Detached, RtmpUrl, SyntheticStream, frame_index, tls_config_with_suites,
 };
 use rtmpsd::rtmp::amf0::{self, AmfLimits};
 use rtmpsd::rtmp::chunk::ChunkRead;
@@ -146,7 +146,8 @@ fn publish(server: &TestServer) -> (Client, SyntheticStream) {
 
 fn detached_player(url: &RtmpUrl, suites: Vec<rustls::SupportedCipherSuite>) -> Detached {
     let tls = tls_config_with_suites(true, suites).expect("tls config");
-    let (mut client, handle) = Client::connect_detachable(url, &options(), tls).expect("connect");
+    let (mut client, handle) =
+        Client::connect_detachable(url, &ClientOptions::insecure(), tls).expect("connect");
     client.send_play().expect("play");
     client.detach(handle).expect("detach")
 }

@@ -25,7 +25,7 @@ use support::{PLAY_KEY, PUBLISH_KEY, STREAM, ServerProcess, TempDir};
 fn enhanced_options() -> ClientOptions {
     ClientOptions {
         caps_ex: Some(SERVER_CAPS_EX),
-        ..harness::options()
+        ..ClientOptions::insecure()
     }
 }
 
@@ -351,7 +351,7 @@ fn sigterm_asks_an_enhanced_publisher_to_reconnect_and_it_republishes_to_the_res
     };
     let legacy = {
         let (url, log, stop) = (url("legacy-key-123"), legacy_log.clone(), stop.clone());
-        thread::spawn(move || publish_until(url, harness::options(), log, stop))
+        thread::spawn(move || publish_until(url, ClientOptions::insecure(), log, stop))
     };
     let publishing = |server: &ServerProcess, n: usize| {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -415,7 +415,7 @@ fn sigterm_asks_an_enhanced_publisher_to_reconnect_and_it_republishes_to_the_res
     assert!(publishing(&second, 1), "the publisher came back");
     let mut player = Client::connect(
         &RtmpUrl::parse(&format!("rtmps://{addr}/live/{STREAM}?key={PLAY_KEY}")).unwrap(),
-        &harness::options(),
+        &ClientOptions::insecure(),
     )
     .expect("player");
     player.play().expect("play");
@@ -471,10 +471,13 @@ fn a_takeover_asks_an_enhanced_publisher_to_reconnect_and_closes_a_legacy_one_at
     let addr = server.addr();
     let url = RtmpUrl::parse(&format!("rtmps://{addr}/live/{PUBLISH_KEY}")).unwrap();
     let stream = SyntheticStream::new(25, 25, 200);
-    for (options, asked) in [(enhanced_options(), true), (harness::options(), false)] {
+    for (options, asked) in [
+        (enhanced_options(), true),
+        (ClientOptions::insecure(), false),
+    ] {
         let mut old = Client::connect(&url, &options).expect("connect");
         start_publishing(&mut old, &stream).expect("publish");
-        let mut new = Client::connect(&url, &harness::options()).expect("connect");
+        let mut new = Client::connect(&url, &ClientOptions::insecure()).expect("connect");
         start_publishing(&mut new, &stream).expect("take over");
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut request = None;

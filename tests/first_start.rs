@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use rtmpsd::start_lines::{FFMPEG_LABEL, OBS_LABEL, PLAY_LABEL, hosts_for};
 use support::{
-    Ffmpeg, PUBLISH_KEY, PlayOpts, Player, PublishOpts, Publisher, ServerProcess, TempDir,
+    Ffmpeg, PUBLISH_KEY, PlayOpts, Player, PublishOpts, Publisher, RTMPS_LISTEN_MARKER,
+    ServerProcess, TempDir, addr_after,
 };
 
 fn rtmpsd(args: &[&str]) -> Output {
@@ -228,12 +229,11 @@ impl Running {
     /// Waits for the listening line on stderr and the certificate hint, the last start
     /// line, on stdout; panics with both streams if they do not come within 10 s.
     fn wait_ready(&self) -> SocketAddr {
-        let listening = Running::wait_line(&self.stderr, "listening rtmps on ", START_TIMEOUT);
+        let listening = Running::wait_line(&self.stderr, RTMPS_LISTEN_MARKER, START_TIMEOUT);
         let last = Running::wait_line(&self.stdout, "check the certificate", START_TIMEOUT);
-        let addr = listening.as_deref().and_then(|l| {
-            let rest = &l[l.find("listening rtmps on ")? + "listening rtmps on ".len()..];
-            rest.split_whitespace().next()?.parse().ok()
-        });
+        let addr = listening
+            .as_deref()
+            .and_then(|l| addr_after(l, RTMPS_LISTEN_MARKER));
         match (addr, last) {
             (Some(addr), Some(_)) => addr,
             _ => panic!(

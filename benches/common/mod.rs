@@ -1,5 +1,5 @@
-//! Shared plumbing for the soak and footprint benchmarks: the rtmpsd process on 127.0.0.1,
-//! readings from `/proc/<pid>`, and client threads driving `rtmpsd::client`.
+//! Shared plumbing for the soak, footprint and fan-out benchmarks: the rtmpsd process on
+//! 127.0.0.1, readings from `/proc/<pid>`, and client threads driving `rtmpsd::client`.
 //!
 //! The server is the real release binary (`CARGO_BIN_EXE_rtmpsd`, or `RTMPSD_BIN` run through
 //! `RTMPSD_RUNNER` such as `qemu-aarch64`) with a temporary `--state-dir`. It is stopped by
@@ -19,6 +19,13 @@ use std::time::{Duration, Instant};
 use rtmpsd::client::{Client, ClientOptions, RtmpUrl, SyntheticStream, frame_index};
 use rtmpsd::rtmp::message::type_id;
 
+#[path = "../../tests/support/listen_line.rs"]
+mod listen_line;
+#[path = "../../tests/support/temp_dir.rs"]
+mod temp_dir;
+use listen_line::{RTMPS_LISTEN_MARKER, addr_after};
+pub use temp_dir::TempDir;
+
 /// The stream key the benchmarks publish and play on.
 pub const PUBLISH_KEY: &str = "bench-publish-key";
 /// The name of the stream [`PUBLISH_KEY`] publishes: what players play.
@@ -31,8 +38,6 @@ pub const RUNNER_ENV: &str = "RTMPSD_RUNNER";
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Time between SIGTERM and SIGKILL when the server is stopped.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
-/// Log marker of the TLS listener; the socket address follows it.
-const LISTEN_MARKER: &str = "listening rtmps on ";
 /// Warning and error lines kept for the report.
 const KEPT_LINES: usize = 20;
 
@@ -81,33 +86,6 @@ pub fn host_line() -> String {
     )
 }
 
-/// A private directory under the system temp dir, removed with its contents on drop.
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates `<tmp>/rtmpsd-bench-<tag>-<pid>`.
-    pub fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("rtmpsd-bench-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
-        TempDir { path }
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
 /// What the server's log said, counted by a reader thread.
 #[derive(Default)]
 pub struct LogCounts {
@@ -129,7 +107,7 @@ pub struct LogCounts {
 
 impl LogCounts {
     fn take(&self, line: &str) {
-        if let Some(addr) = addr_after(line, LISTEN_MARKER) {
+        if let Some(addr) = addr_after(line, RTMPS_LISTEN_MARKER) {
             *self.listen.lock().unwrap_or_else(|p| p.into_inner()) = Some(addr);
         }
         let level_warn = line.contains(" WARN ");
@@ -160,17 +138,6 @@ impl LogCounts {
         counter.load(Ordering::Relaxed)
     }
 }
-
-fn addr_after(line: &str, marker: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find(marker)? + marker.len()..];
-    rest.split_whitespace().next()?.parse().ok()
-}
-
-// Declared by hand because the crate has no libc dependency; std links libc anyway.
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-const SIGTERM: i32 = 15;
 
 /// A running rtmpsd on 127.0.0.1 with its own state dir; stopped by pid on drop.
 pub struct Server {
@@ -340,7 +307,7 @@ impl Server {
         if let Ok(pid) = i32::try_from(self.child.id()) {
             // SAFETY: kill(2) touches no memory; the pid is our own unreaped child.
             unsafe {
-                kill(pid, SIGTERM);
+                libc::kill(pid, libc::SIGTERM);
             }
         }
         let deadline = Instant::now() + KILL_GRACE;
@@ -377,7 +344,7 @@ pub struct ProcSample {
     pub fds: u64,
 }
 
-/// Reads VmRSS and Threads from /proc/pid/status and counts /proc/pid/fd.
+/// Reads VmRSS, RssAnon, RssFile and Threads from /proc/pid/status and counts /proc/pid/fd.
 pub fn sample(pid: u32) -> io::Result<ProcSample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let field = |name: &str| {
@@ -424,18 +391,6 @@ pub struct MemoryMap {
     pub libs_kib: u64,
     /// Proportional set size: shared pages divided among the processes mapping them.
     pub pss_kib: u64,
-}
-
-impl MemoryMap {
-    /// Everything resident.
-    pub fn total_kib(&self) -> u64 {
-        self.stack_kib
-            + self.heap_kib
-            + self.arena_kib
-            + self.anon_kib
-            + self.binary_kib
-            + self.libs_kib
-    }
 }
 
 /// glibc's HEAP_MAX_SIZE on 64-bit targets: each thread arena's heap is aligned to it.
@@ -540,15 +495,6 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Options for bench clients: any certificate, 5 s per reply.
-pub fn client_options() -> ClientOptions {
-    ClientOptions {
-        insecure: true,
-        timeout: Duration::from_secs(5),
-        ..ClientOptions::default()
-    }
-}
-
 /// A tiny xorshift generator: reproducible jitter without a dependency.
 pub struct Rng(u64);
 
@@ -608,7 +554,7 @@ pub fn publish(
     let interval = Duration::from_secs(1) / plan.fps.max(1);
     let running = || !stop.load(Ordering::Relaxed) && Instant::now() < until;
     while running() {
-        let mut client = match Client::connect(url, &client_options()).and_then(|mut c| {
+        let mut client = match Client::connect(url, &ClientOptions::insecure()).and_then(|mut c| {
             c.publish()?;
             Ok(c)
         }) {
@@ -666,7 +612,7 @@ pub struct PlayCounts {
 /// Connects, plays and reads until `stop` or `until`; adds what it saw to `counts`.
 pub fn play(url: &RtmpUrl, stop: &AtomicBool, until: Instant, counts: &PlayCounts) {
     let result = (|| -> io::Result<()> {
-        let mut client = Client::connect(url, &client_options())?;
+        let mut client = Client::connect(url, &ClientOptions::insecure())?;
         client.play()?;
         counts.sessions.fetch_add(1, Ordering::Relaxed);
         let mut last: Option<u32> = None;

@@ -15,12 +15,10 @@ use std::time::{Duration, Instant};
 
 use ring::aead::{AES_128_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
-use rtmpsd::rtmp::Timestamp;
-use rtmpsd::rtmp::chunk::{ChunkWriter, MessageHeader};
-use rtmpsd::rtmp::message::type_id;
+use rtmpsd::rtmp::chunk::ChunkWriter;
 
 use crate::Cipher;
-use crate::media::{Clip, mono_ns, stamp};
+use crate::media::{Clip, message_header, mono_ns, stamp};
 
 /// Largest TLS plaintext per record.
 const RECORD: usize = 16 * 1024;
@@ -137,16 +135,7 @@ pub fn run(
     let mut out = Vec::with_capacity(1 << 20);
     let mut send =
         |conns: &mut Vec<Conn>, kind: u8, ms: u32, payload: &[u8]| -> Result<(), String> {
-            let header = MessageHeader {
-                chunk_stream_id: match kind {
-                    type_id::AUDIO => 6,
-                    type_id::VIDEO => 7,
-                    _ => 5,
-                },
-                timestamp: Timestamp(ms),
-                type_id: kind,
-                stream_id: 1,
-            };
+            let header = message_header(kind, ms);
             chunked.clear();
             writer.write_to_vec(&header, payload, &mut chunked);
             for c in conns.iter_mut() {

@@ -12,18 +12,19 @@
 //! play another name than the publisher's key, as on rtmpsd).
 //!
 //! For each row the server is started fresh on 127.0.0.1 (servers one after another, never
-//! at once), a publisher in this process sends the clip in real time, and a separate players
-//! process (this binary, `players`) connects N players at a steady rate; after a warm-up it
-//! opens the measuring window. Server CPU (utime + stime of its processes, from
+//! at once), a publisher process (this binary, `publish`) sends the clip in real time, and a
+//! players process (this binary, `players`) connects N players at a steady rate; after a
+//! warm-up it opens the measuring window. Server CPU (utime + stime of its processes, from
 //! /proc/PID/stat), peak RSS (VmHWM) and threads are read from outside at the window's
 //! edges; the players count bytes, frames, gaps, first-frame times and send-to-receive
 //! delays. rtmpsd runs with `--max-connections` and `--max-connections-per-ip` raised to the
-//! player count: its defaults (256, 32) would refuse most players, who all come from
-//! 127.0.0.1.
+//! player count plus 16 (at least 64): its defaults (256, 32) would refuse most players, who
+//! all come from 127.0.0.1.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod floor;
+mod machine_load;
 mod media;
 mod players;
 mod publisher;
@@ -261,16 +262,7 @@ fn measure(
     let slack = Duration::from_secs(60) + Duration::from_millis(100) * players as u32;
     let deadline = Instant::now() + budget + slack;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let text = |url: &RtmpUrl| {
-        format!(
-            "{}://{}:{}/{}/{}",
-            if url.tls { "rtmps" } else { "rtmp" },
-            url.host,
-            url.port,
-            url.app,
-            url.name
-        )
-    };
+    let text = |url: &RtmpUrl| format!("{}/{}", url.tc_url(), url.name);
     let url_text = text(url);
     let play_text = text(play_url);
     let mut publisher = own_session(
@@ -331,7 +323,7 @@ fn measure(
                 cpu_secs(&pids()),
                 cpu_secs(&tool_pids),
                 Instant::now(),
-                servers::machine_busy_secs(),
+                machine_load::machine_busy_secs(),
             ));
             edges = rest.trim().parse::<u64>().ok().map(|s| (s, 0));
         } else if let Some(rest) = line.strip_prefix("window-end ") {
@@ -339,7 +331,7 @@ fn measure(
                 cpu_secs(&pids()),
                 cpu_secs(&tool_pids),
                 Instant::now(),
-                servers::machine_busy_secs(),
+                machine_load::machine_busy_secs(),
             );
             let p = pids();
             row.peak_rss_kib = status_sum(&p, "VmHWM:");
@@ -718,7 +710,7 @@ fn matrix(args: &Args) -> Result<(), String> {
     if !args.has("no-floor") {
         for &cipher in &ciphers {
             for &n in &players {
-                servers::wait_quiet(0.15, quiet_wait);
+                machine_load::wait_quiet(0.15, quiet_wait);
                 let f = floor_row(&clip_args, n, cipher, timing)?;
                 eprintln!(
                     "floor {} {n}: {:.2}% CPU, {:.0} Mbit per CPU-s (drain {:.2}% CPU), \
@@ -743,7 +735,7 @@ fn matrix(args: &Args) -> Result<(), String> {
                 // server's CPU buys; a row run under it is run again, keeping the quietest.
                 let mut best: Option<Row> = None;
                 for attempt in 1..=max_attempts {
-                    let quiet = servers::wait_quiet(0.15, quiet_wait);
+                    let quiet = machine_load::wait_quiet(0.15, quiet_wait);
                     eprintln!(
                         "  {} {} {n} players, try {attempt} (machine {:.0}% busy before) ...",
                         kind.name(),

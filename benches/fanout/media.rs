@@ -11,7 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rtmpsd::rtmp::Timestamp;
+use rtmpsd::rtmp::chunk::MessageHeader;
 use rtmpsd::rtmp::message::type_id;
+use rtmpsd::rtmp::session::csid;
 
 /// Identifies our stamp among SEI messages (16 bytes, no zero byte).
 const STAMP_UUID: [u8; 16] = *b"rtmpsd-fanout-01";
@@ -95,6 +98,21 @@ impl Clip {
             avg(&key),
             avg(&other),
         )
+    }
+}
+
+/// The header a clip message of type `kind` at `ms` goes out under on message stream 1, on
+/// rtmpsd's own chunk streams (as the floor and the codec micro-benchmarks send it).
+pub fn message_header(kind: u8, ms: u32) -> MessageHeader {
+    MessageHeader {
+        chunk_stream_id: match kind {
+            type_id::AUDIO => csid::AUDIO,
+            type_id::VIDEO => csid::VIDEO,
+            _ => csid::STREAM,
+        },
+        timestamp: Timestamp(ms),
+        type_id: kind,
+        stream_id: 1,
     }
 }
 

@@ -459,9 +459,8 @@ pub fn run(plan: PlayersPlan, tls: Arc<ClientConfig>) -> Result<(), String> {
         );
     }
     let options = ClientOptions {
-        insecure: true,
         timeout: plan.timeout,
-        ..ClientOptions::default()
+        ..ClientOptions::insecure()
     };
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / plan.join_rate.max(0.1));

@@ -72,9 +72,8 @@ fn publish(
     until: Instant,
 ) -> std::io::Result<()> {
     let options = ClientOptions {
-        insecure: true,
         timeout: Duration::from_secs(10),
-        ..ClientOptions::default()
+        ..ClientOptions::insecure()
     };
     let (mut client, _handle) = Client::connect_detachable(url, &options, tls)?;
     client.publish()?;

@@ -10,10 +10,9 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned, SupportedCipherSuite};
 
-use super::{AcceptAnyCertificate, Client, ClientOptions, RtmpUrl};
+use super::{Client, ClientOptions, RtmpUrl, open_tcp, server_name, tls_config_for};
 use crate::rtmp::chunk::ChunkReader;
 
 /// The byte stream under a detachable client, shared with its [`DetachHandle`].
@@ -88,14 +87,9 @@ impl Client {
         options: &ClientOptions,
         tls: Arc<ClientConfig>,
     ) -> io::Result<(Client, DetachHandle)> {
-        let tcp = TcpStream::connect((url.host.as_str(), url.port))?;
-        tcp.set_nodelay(true)?;
-        tcp.set_read_timeout(Some(options.timeout))?;
-        tcp.set_write_timeout(Some(options.timeout))?;
+        let tcp = open_tcp(url, options)?;
         let pipe = if url.tls {
-            let name = ServerName::try_from(url.host.clone())
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            let conn = ClientConnection::new(tls, name).map_err(io::Error::other)?;
+            let conn = ClientConnection::new(tls, server_name(url)?).map_err(io::Error::other)?;
             Pipe::Tls(Box::new(StreamOwned::new(conn, tcp)))
         } else {
             Pipe::Plain(tcp)
@@ -121,9 +115,7 @@ impl Client {
     pub fn detach(self, handle: DetachHandle) -> io::Result<Detached> {
         let Client {
             io,
-            reader,
-            input,
-            input_len,
+            inbox,
             stream_id,
             ..
         } = self;
@@ -136,11 +128,12 @@ impl Client {
             }
             Pipe::Plain(tcp) => (tcp, None),
         };
+        let (reader, unread) = inbox.into_parts();
         Ok(Detached {
             tcp,
             tls,
             reader,
-            unread: input.get(..input_len).unwrap_or_default().to_vec(),
+            unread,
             stream_id,
         })
     }
@@ -152,23 +145,9 @@ pub fn tls_config_with_suites(
     insecure: bool,
     suites: Vec<SupportedCipherSuite>,
 ) -> io::Result<Arc<ClientConfig>> {
-    let base = rustls::crypto::ring::default_provider();
-    let provider = Arc::new(rustls::crypto::CryptoProvider {
+    let provider = rustls::crypto::CryptoProvider {
         cipher_suites: suites,
-        ..base
-    });
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?;
-    let config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-            .with_no_client_auth()
-    } else {
-        builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth()
+        ..rustls::crypto::ring::default_provider()
     };
-    Ok(Arc::new(config))
+    tls_config_for(provider, insecure).map_err(io::Error::other)
 }

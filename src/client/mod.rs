@@ -2,7 +2,9 @@
 //!
 //! Tests, benchmarks and `rtmpsd-probe` use it to publish and play where ffmpeg cannot
 //! be steered (exact bytes, hostile input, many connections). It is not a player: it
-//! hands back whole messages and does no decoding.
+//! hands back whole messages and does no decoding. Its steps (`handshake`, `connect_command`,
+//! `Inbox`) are public for a caller that writes its own bytes between them, as the hostile
+//! tests' raw connection does.
 //!
 //! Enhanced RTMP: with `ClientOptions::caps_ex` set, `connect` declares every v2 FourCC
 //! (CanForward, and `"*"`) and those capsEx bits, and the server's answer is kept
@@ -12,11 +14,17 @@
 //! leaves this server and connects there (retrying while a restarting server comes back);
 //! the caller sends `publish` or `play` again at its next keyframe.
 
+mod connect_command;
 mod detach;
+mod handshake;
+mod inbox;
 mod synthetic;
 mod url;
 
+pub use connect_command::connect_command;
 pub use detach::{DetachHandle, Detached, tls_config_with_suites};
+pub use handshake::handshake;
+pub use inbox::Inbox;
 pub use synthetic::{SyntheticStream, frame_index};
 pub use url::RtmpUrl;
 
@@ -31,10 +39,8 @@ use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureSch
 
 use crate::rtmp::Timestamp;
 use crate::rtmp::amf0::{self, Amf0Value, Amf0Writer, AmfLimits};
-use crate::rtmp::chunk::{ChunkLimits, ChunkRead, ChunkReader, ChunkWriter, MessageHeader};
-use crate::rtmp::enhanced::caps::write_client_caps;
-use crate::rtmp::enhanced::{ConnectCaps, ReconnectRequest, fourcc_info, resolve_tc_url};
-use crate::rtmp::handshake::{ClientHandshake, HandshakeStep, RANDOM_SIZE};
+use crate::rtmp::chunk::{ChunkWriter, MessageHeader};
+use crate::rtmp::enhanced::{ConnectCaps, ReconnectRequest, resolve_tc_url};
 use crate::rtmp::message::{ControlMessage, MAX_CONTROL_LEN, UserControlEvent, type_id};
 
 /// How the client connects.
@@ -60,6 +66,17 @@ impl Default for ClientOptions {
             digest_handshake: true,
             chunk_size: 4096,
             caps_ex: None,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// The defaults, but accepting any server certificate: for a server with a self-signed
+    /// one (tests, benchmarks, a box still on its generated certificate). Never for production.
+    pub fn insecure() -> ClientOptions {
+        ClientOptions {
+            insecure: true,
+            ..ClientOptions::default()
         }
     }
 }
@@ -109,10 +126,8 @@ impl<T: Read + Write + Send> Io for T {}
 /// A connected RTMP(S) client.
 pub struct Client {
     io: Box<dyn Io>,
-    reader: ChunkReader,
+    inbox: Inbox,
     writer: ChunkWriter,
-    input: Vec<u8>,
-    input_len: usize,
     timeout: Duration,
     next_transaction: f64,
     stream_id: u32,
@@ -123,21 +138,15 @@ pub struct Client {
     reconnect: Option<ReconnectTarget>,
 }
 
-const INPUT_BUFFER: usize = 64 * 1024;
-
 impl Client {
     /// Connects: TCP, TLS for `rtmps`, the RTMP handshake, and `connect` to the URL's app.
     pub fn connect(url: &RtmpUrl, options: &ClientOptions) -> io::Result<Client> {
-        let tcp = TcpStream::connect((url.host.as_str(), url.port))?;
-        tcp.set_nodelay(true)?;
-        tcp.set_read_timeout(Some(options.timeout))?;
-        tcp.set_write_timeout(Some(options.timeout))?;
+        let tcp = open_tcp(url, options)?;
         let handle = tcp.try_clone()?;
         let io: Box<dyn Io> = if url.tls {
             let config = tls_config(options.insecure);
-            let name = ServerName::try_from(url.host.clone())
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            let conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
+            let conn =
+                ClientConnection::new(config, server_name(url)?).map_err(io::Error::other)?;
             Box::new(StreamOwned::new(conn, tcp))
         } else {
             Box::new(tcp)
@@ -149,60 +158,11 @@ impl Client {
 
     /// Runs the RTMP handshake and `connect` over an already-open byte stream.
     fn over(mut io: Box<dyn Io>, url: &RtmpUrl, options: &ClientOptions) -> io::Result<Client> {
-        let mut random = [0u8; RANDOM_SIZE];
-        for (i, b) in random.iter_mut().enumerate() {
-            *b = (i as u8).wrapping_mul(31).wrapping_add(7);
-        }
-        let mut handshake = if options.digest_handshake {
-            ClientHandshake::new_digest(&random, 0)
-        } else {
-            ClientHandshake::new(&random, 0)
-        };
-        io.write_all(handshake.hello())?;
-        let mut buf = vec![0u8; 4096];
-        let mut held = 0;
-        let leftover = loop {
-            let n = io.read(&mut buf[held..])?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            held += n;
-            let mut pos = 0;
-            let done = loop {
-                match handshake.feed(&buf[pos..held]).map_err(bad_data)? {
-                    HandshakeStep::NeedMore { consumed } => {
-                        pos += consumed;
-                        break false;
-                    }
-                    HandshakeStep::Reply { consumed, reply } => {
-                        pos += consumed;
-                        io.write_all(reply)?;
-                    }
-                    HandshakeStep::Done { consumed } => {
-                        pos += consumed;
-                        break true;
-                    }
-                }
-            };
-            buf.copy_within(pos..held, 0);
-            held -= pos;
-            if done {
-                break buf[..held].to_vec();
-            }
-        };
-        let mut input = vec![0u8; INPUT_BUFFER];
-        input[..leftover.len()].copy_from_slice(&leftover);
+        let leftover = handshake(&mut *io, options.digest_handshake)?;
         let mut client = Client {
             io,
-            reader: ChunkReader::new(ChunkLimits {
-                max_message_len: 64 << 20,
-                max_chunk_size: 1 << 24,
-                max_chunk_streams: 64,
-                max_buffered_bytes: 128 << 20,
-            }),
+            inbox: Inbox::new(&leftover),
             writer: ChunkWriter::new(crate::rtmp::chunk::DEFAULT_CHUNK_SIZE),
-            input,
-            input_len: leftover.len(),
             timeout: options.timeout,
             next_transaction: 1.0,
             stream_id: 0,
@@ -213,22 +173,10 @@ impl Client {
         };
         client.send_control(ControlMessage::SetChunkSize(options.chunk_size))?;
         client.writer = ChunkWriter::new(options.chunk_size);
-        let tc_url = url.tc_url();
-        let app = url.app.clone();
-        let caps_ex = options.caps_ex;
-        let txn = client.command("connect", |w| {
-            w.object_start()?;
-            w.property("app")?.string(&app)?;
-            w.property("type")?.string("nonprivate")?;
-            w.property("flashVer")?
-                .string("FMLE/3.0 (compatible; rtmpsd-client)")?;
-            w.property("tcUrl")?.string(&tc_url)?;
-            if let Some(bits) = caps_ex {
-                write_client_caps(w, fourcc_info::CAN_FORWARD, true, bits)?;
-            }
-            w.object_end()?;
-            Ok(())
-        })?;
+        let txn = client.next_transaction();
+        let mut connect = [0u8; COMMAND_BUFFER];
+        let len = connect_command(&mut connect, url, txn, options.caps_ex).map_err(bad_data)?;
+        client.send_command(0, &connect[..len])?;
         let reply = client.expect_result_payload(txn)?;
         let values = amf0::decode_all(&reply, &AmfLimits::default()).map_err(bad_data)?;
         if let Some(properties) = values.get(2) {
@@ -338,13 +286,7 @@ impl Client {
 
     /// `createStream`, `play`; waits for NetStream.Play.Start.
     pub fn play(&mut self) -> io::Result<()> {
-        self.create_stream()?;
-        let name = self.url.name.clone();
-        let stream_id = self.stream_id;
-        self.stream_command(stream_id, "play", |w| {
-            w.null()?.string(&name)?.number(-2000.0)?;
-            Ok(())
-        })?;
+        self.send_play()?;
         self.expect_status("NetStream.Play.Start")
     }
 
@@ -371,57 +313,18 @@ impl Client {
 
     /// The next message from the server, answering pings on the way.
     pub fn recv(&mut self) -> io::Result<Message> {
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            let mut pos = 0;
-            let mut found = None;
-            while found.is_none() {
-                match self
-                    .reader
-                    .read(&self.input[pos..self.input_len])
-                    .map_err(bad_data)?
-                {
-                    ChunkRead::NeedMore { consumed } => {
-                        pos += consumed;
-                        if consumed == 0 {
-                            break;
-                        }
-                    }
-                    ChunkRead::Message { consumed, message } => {
-                        pos += consumed;
-                        found = Some(Message {
-                            type_id: message.header.type_id,
-                            timestamp: message.header.timestamp,
-                            stream_id: message.header.stream_id,
-                            payload: message.payload.to_vec(),
-                        });
-                    }
-                }
+        let message = self.inbox.recv(&mut *self.io, self.timeout)?;
+        self.note_reconnect_request(&message);
+        if message.type_id == type_id::USER_CONTROL {
+            if let Ok(ControlMessage::UserControl(UserControlEvent::PingRequest(t))) =
+                ControlMessage::parse(message.type_id, &message.payload)
+            {
+                self.send_control(ControlMessage::UserControl(UserControlEvent::PingResponse(
+                    t,
+                )))?;
             }
-            self.input.copy_within(pos..self.input_len, 0);
-            self.input_len -= pos;
-            if let Some(message) = found {
-                self.note_reconnect_request(&message);
-                if message.type_id == type_id::USER_CONTROL {
-                    if let Ok(ControlMessage::UserControl(UserControlEvent::PingRequest(t))) =
-                        ControlMessage::parse(message.type_id, &message.payload)
-                    {
-                        self.send_control(ControlMessage::UserControl(
-                            UserControlEvent::PingResponse(t),
-                        ))?;
-                    }
-                }
-                return Ok(message);
-            }
-            if Instant::now() >= deadline {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            let n = self.io.read(&mut self.input[self.input_len..])?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            self.input_len += n;
         }
+        Ok(message)
     }
 
     /// The next audio, video or data message, skipping control and command messages.
@@ -457,14 +360,20 @@ impl Client {
         Ok(())
     }
 
+    /// The transaction id for the next NetConnection command.
+    fn next_transaction(&mut self) -> f64 {
+        let txn = self.next_transaction;
+        self.next_transaction += 1.0;
+        txn
+    }
+
     /// Sends a NetConnection command; returns its transaction id.
     fn command(
         &mut self,
         name: &str,
         args: impl FnOnce(&mut Amf0Writer<'_>) -> Result<(), amf0::AmfError>,
     ) -> io::Result<f64> {
-        let txn = self.next_transaction;
-        self.next_transaction += 1.0;
+        let txn = self.next_transaction();
         self.write_command(0, name, txn, args)?;
         Ok(txn)
     }
@@ -485,7 +394,7 @@ impl Client {
         txn: f64,
         args: impl FnOnce(&mut Amf0Writer<'_>) -> Result<(), amf0::AmfError>,
     ) -> io::Result<()> {
-        let mut buf = [0u8; 2048];
+        let mut buf = [0u8; COMMAND_BUFFER];
         let mut w = Amf0Writer::new(&mut buf);
         w.string(name)
             .map_err(bad_data)?
@@ -493,13 +402,18 @@ impl Client {
             .map_err(bad_data)?;
         args(&mut w).map_err(bad_data)?;
         let len = w.len();
+        self.send_command(stream_id, &buf[..len])
+    }
+
+    /// Sends an encoded command on message stream `stream_id`.
+    fn send_command(&mut self, stream_id: u32, payload: &[u8]) -> io::Result<()> {
         let header = MessageHeader {
             chunk_stream_id: if stream_id == 0 { 3 } else { 8 },
             timestamp: Timestamp::ZERO,
             type_id: type_id::COMMAND_AMF0,
             stream_id,
         };
-        self.send_message(&header, &buf[..len])
+        self.send_message(&header, payload)
     }
 
     fn send_control(&mut self, message: ControlMessage) -> io::Result<()> {
@@ -579,17 +493,44 @@ impl Client {
     }
 }
 
+/// Room for one command's AMF0 payload.
+const COMMAND_BUFFER: usize = 2048;
+
 fn bad_data(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+/// A TCP connection to the URL's host and port, without Nagle's delay and with the options'
+/// timeouts.
+fn open_tcp(url: &RtmpUrl, options: &ClientOptions) -> io::Result<TcpStream> {
+    let tcp = TcpStream::connect((url.host.as_str(), url.port))?;
+    tcp.set_nodelay(true)?;
+    tcp.set_read_timeout(Some(options.timeout))?;
+    tcp.set_write_timeout(Some(options.timeout))?;
+    Ok(tcp)
+}
+
+/// The URL's host as the name TLS checks the certificate against.
+fn server_name(url: &RtmpUrl) -> io::Result<ServerName<'static>> {
+    ServerName::try_from(url.host.clone())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
 /// The client's TLS configuration: `insecure` accepts any certificate (self-signed test
 /// servers; never for production use), otherwise an empty root store.
 pub fn tls_config(insecure: bool) -> Arc<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    tls_config_for(rustls::crypto::ring::default_provider(), insecure)
+        .expect("ring supports the default protocol versions")
+}
+
+/// [`tls_config`] with `provider`'s cipher suites; fails if they allow no TLS version.
+fn tls_config_for(
+    provider: rustls::crypto::CryptoProvider,
+    insecure: bool,
+) -> Result<Arc<ClientConfig>, rustls::Error> {
+    let provider = Arc::new(provider);
     let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions");
+        .with_safe_default_protocol_versions()?;
     let config = if insecure {
         builder
             .dangerous()
@@ -600,7 +541,7 @@ pub fn tls_config(insecure: bool) -> Arc<ClientConfig> {
             .with_root_certificates(rustls::RootCertStore::empty())
             .with_no_client_auth()
     };
-    Arc::new(config)
+    Ok(Arc::new(config))
 }
 
 /// Accepts every certificate but still checks handshake signatures: for self-signed test servers.

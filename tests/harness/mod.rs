@@ -4,10 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use rtmpsd::client::{Client, ClientOptions, RtmpUrl};
 use rtmpsd::config::{CipherOrder, Limits};
@@ -16,45 +13,54 @@ use rtmpsd::server::accept::{Server, Stopper};
 use rtmpsd::server::keys::StreamKeys;
 use rtmpsd::server::settings::Settings;
 
+// A test with both harness and support compiles this file twice; this copy stays private.
+#[allow(clippy::duplicate_mod)]
+#[path = "../support/temp_dir.rs"]
+mod temp_dir;
+use temp_dir::TempDir;
+
 /// The publish key of the test stream.
 pub const KEY: &str = "test-publish-key";
 /// The test stream's name: what players play.
 pub const NAME: &str = "test";
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 /// A server running on 127.0.0.1 in a thread of this process.
 pub struct TestServer {
+    /// The TLS listener.
     pub addr: SocketAddr,
+    /// The plain listener, with [`Setup::plain`].
     pub rtmp_addr: Option<SocketAddr>,
     stopper: Stopper,
     thread: Option<JoinHandle<()>>,
-    state_dir: PathBuf,
+    /// Holds the certificate the server made; removed after the server stops.
+    state_dir: TempDir,
 }
 
 /// How to start a test server.
 #[derive(Default)]
 pub struct Setup {
+    /// The server's limits.
     pub limits: Limits,
+    /// Play keys; none lets anyone play.
     pub play_keys: Vec<String>,
+    /// Also listen for plain RTMP.
     pub plain: bool,
     /// Refuse a second publisher instead of letting it take the stream over.
     pub no_takeover: bool,
 }
 
 impl TestServer {
+    /// Starts a server with the default [`Setup`].
     pub fn start() -> TestServer {
         Self::with(Setup::default())
     }
 
+    /// Starts a server as `setup` says, publishing [`NAME`] with [`KEY`].
     pub fn with(setup: Setup) -> TestServer {
         let _ = env_logger::builder().is_test(true).try_init();
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let state_dir =
-            std::env::temp_dir().join(format!("rtmpsd-test-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&state_dir).expect("state dir");
+        let state_dir = TempDir::new("harness");
         let identity =
-            rtmpsd::tls::load_or_generate(None, &state_dir, CipherOrder::Aes).expect("tls");
+            rtmpsd::tls::load_or_generate(None, state_dir.path(), CipherOrder::Aes).expect("tls");
         let publish = PublishKey {
             stream: NAME.to_string(),
             key: KEY.to_string(),
@@ -86,6 +92,7 @@ impl TestServer {
         }
     }
 
+    /// `rtmps://127.0.0.1:PORT/live/<name>`.
     pub fn url(&self, name: &str) -> RtmpUrl {
         RtmpUrl::parse(&format!(
             "rtmps://127.0.0.1:{}/live/{name}",
@@ -94,11 +101,13 @@ impl TestServer {
         .expect("url")
     }
 
+    /// `rtmp://127.0.0.1:PORT/live/<name>`; panics without a plain listener.
     pub fn plain_url(&self, name: &str) -> RtmpUrl {
         let addr = self.rtmp_addr.expect("plain listener");
         RtmpUrl::parse(&format!("rtmp://127.0.0.1:{}/live/{name}", addr.port())).expect("url")
     }
 
+    /// Stops the server and waits for its thread.
     pub fn stop(mut self) {
         self.stop_and_join();
     }
@@ -108,7 +117,6 @@ impl TestServer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let _ = std::fs::remove_dir_all(&self.state_dir);
     }
 }
 
@@ -118,14 +126,7 @@ impl Drop for TestServer {
     }
 }
 
-pub fn options() -> ClientOptions {
-    ClientOptions {
-        insecure: true,
-        timeout: Duration::from_secs(5),
-        ..ClientOptions::default()
-    }
-}
-
+/// A client connected to `url`, accepting the test server's self-signed certificate.
 pub fn connect(url: &RtmpUrl) -> Client {
-    Client::connect(url, &options()).expect("connect")
+    Client::connect(url, &ClientOptions::insecure()).expect("connect")
 }

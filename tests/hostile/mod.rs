@@ -30,11 +30,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rtmpsd::client::{
-    Client, ClientOptions, Message, RtmpUrl, SyntheticStream, frame_index, tls_config,
+    Client, ClientOptions, Inbox, Message, RtmpUrl, SyntheticStream, connect_command, frame_index,
+    handshake, tls_config,
 };
 use rtmpsd::rtmp::amf0::{self, Amf0Value, AmfLimits};
-use rtmpsd::rtmp::chunk::{ChunkLimits, ChunkRead, ChunkReader};
-use rtmpsd::rtmp::handshake::{ClientHandshake, HandshakeStep, RANDOM_SIZE};
 use rtmpsd::rtmp::message::type_id;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
@@ -91,22 +90,11 @@ pub struct Fixture {
     _state: TempDir,
 }
 
-/// Client options for test clients: accept the self-signed certificate, wait up to 5 s.
-pub fn client_options() -> ClientOptions {
-    ClientOptions {
-        insecure: true,
-        timeout: Duration::from_secs(5),
-        ..ClientOptions::default()
-    }
-}
-
 impl Fixture {
     /// Starts rtmpsd with both listeners, the test keys, `ATTACK_KEY` and `extra` flags,
     /// then the live stream; returns once the live player has frames.
     pub fn start(extra: &[&str]) -> Fixture {
         let state = TempDir::new("hostile");
-        let dir = state.path().to_str().expect("temp dir paths are UTF-8");
-        let live_key = format!("{STREAM}={PUBLISH_KEY}");
         let attack_key = format!("{ATTACK_STREAM}={ATTACK_KEY}");
         // The usual test flags (`ServerProcess::start_standard`), run through env(1) to fix
         // glibc's mmap threshold at its 128 KiB default: allocations above it are mapped
@@ -114,24 +102,10 @@ impl Fixture {
         // large free and then keeps large buffers in whichever of its per-thread arenas a
         // session happened to use, so RSS after an attack that made a 4 MB buffer can be
         // 4 MB up or not, at random. env(1) execs rtmpsd, so the pid is rtmpsd's.
-        let mut args = vec![
-            MALLOC_SETTING,
-            env!("CARGO_BIN_EXE_rtmpsd"),
-            "--listen",
-            "127.0.0.1:0",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-            "--state-dir",
-            dir,
-            "--publish-key",
-            &live_key,
-            "--publish-key",
-            &attack_key,
-            "--play-key",
-            PLAY_KEY,
-            "--log",
-            "debug",
-        ];
+        let standard = ServerProcess::standard_args(&state);
+        let mut args = vec![MALLOC_SETTING, env!("CARGO_BIN_EXE_rtmpsd")];
+        args.extend(standard.iter().map(String::as_str));
+        args.extend(["--publish-key", &attack_key]);
         args.extend_from_slice(extra);
         let server = ServerProcess::start_program(Path::new("/usr/bin/env"), &args);
         let live = Live::start(&server);
@@ -164,8 +138,8 @@ impl Fixture {
 
     /// A player on the attack stream, playing (nothing may be published yet).
     pub fn attack_player(&self) -> Client {
-        let mut player =
-            Client::connect(&self.play_url(ATTACK_STREAM), &client_options()).expect("connect");
+        let mut player = Client::connect(&self.play_url(ATTACK_STREAM), &ClientOptions::insecure())
+            .expect("connect");
         player.play().expect("play the attack stream");
         player
     }
@@ -447,7 +421,7 @@ fn live_publish(
     published: std::sync::mpsc::Sender<()>,
 ) -> Result<u32, String> {
     let mut client =
-        Client::connect(url, &client_options()).map_err(|e| format!("connect: {e}"))?;
+        Client::connect(url, &ClientOptions::insecure()).map_err(|e| format!("connect: {e}"))?;
     client.publish().map_err(|e| format!("publish: {e}"))?;
     let mut stream = SyntheticStream::new(LIVE_FPS, LIVE_FPS / 2, LIVE_KBPS);
     for (kind, ts, payload) in stream.headers() {
@@ -482,7 +456,7 @@ fn live_publish(
 /// The live player: records every video frame's index and arrival time until the final one.
 fn live_play(url: &RtmpUrl, final_index: &AtomicU64, ready: std::sync::mpsc::Sender<()>) -> Played {
     let mut played = Played::default();
-    let mut client = match Client::connect(url, &client_options()).and_then(|mut c| {
+    let mut client = match Client::connect(url, &ClientOptions::insecure()).and_then(|mut c| {
         c.play()?;
         Ok(c)
     }) {
@@ -573,37 +547,27 @@ impl Write for Io {
     }
 }
 
-/// One message received on a raw connection.
+/// One message received on a raw connection: the client's [`Message`], with the number an
+/// attack checks in a command reply (see [`Msg::command`]).
 #[derive(Debug, Clone)]
-pub struct Msg {
-    /// Message type id.
-    pub type_id: u8,
-    /// Message stream id.
-    pub stream_id: u32,
-    /// Timestamp.
-    pub timestamp: u32,
-    /// Payload.
-    pub payload: Vec<u8>,
-}
+pub struct Msg(pub Message);
 
 impl Msg {
-    /// For an AMF0 command: its name and the `code` of any status object in it.
+    /// For an AMF0 command: its name, the `code` of any status object in it, and the first
+    /// number after the transaction id (the stream id in a `createStream` result).
     pub fn command(&self) -> Option<(String, Option<String>, Option<f64>)> {
-        if self.type_id != type_id::COMMAND_AMF0 {
-            return None;
-        }
-        let values = amf0::decode_all(&self.payload, &AmfLimits::default()).ok()?;
-        let name = values.first()?.as_str()?.to_string();
-        let code = values
-            .iter()
-            .find_map(|v| v.get("code").and_then(Amf0Value::as_str))
-            .map(str::to_string);
+        let (name, code) = self.0.command()?;
+        let values = amf0::decode_all(&self.0.payload, &AmfLimits::default()).ok()?;
         let number = values.iter().skip(2).find_map(Amf0Value::as_number);
         Some((name, code, number))
     }
 }
 
 /// A connection that sends exactly what it is told to, for attacks.
+///
+/// The steps of an ordinary session (the RTMP handshake, the `connect` command, reading
+/// messages back) are `rtmpsd::client`'s own; everything else it sends is bytes the test
+/// wrote, in chunks of 128 bytes, since it never announces a chunk size of its own.
 pub struct Raw {
     /// The byte stream.
     pub io: Io,
@@ -611,8 +575,7 @@ pub struct Raw {
     pub local: SocketAddr,
     /// When the TCP connection was made.
     pub opened: Instant,
-    reader: ChunkReader,
-    input: Vec<u8>,
+    inbox: Inbox,
     /// The message stream `publish` made.
     pub stream_id: u32,
     txn: f64,
@@ -665,13 +628,7 @@ impl Raw {
             io,
             local,
             opened: Instant::now(),
-            reader: ChunkReader::new(ChunkLimits {
-                max_message_len: 16 << 20,
-                max_chunk_size: 1 << 24,
-                max_chunk_streams: 64,
-                max_buffered_bytes: 64 << 20,
-            }),
-            input: Vec::new(),
+            inbox: Inbox::new(&[]),
             stream_id: 0,
             txn: 1.0,
         }
@@ -685,44 +642,9 @@ impl Raw {
 
     /// The RTMP handshake (plain form); bytes after S2 are kept for `recv`.
     pub fn handshake(&mut self) -> io::Result<()> {
-        let mut handshake = ClientHandshake::new(&[0x5c; RANDOM_SIZE], 0);
-        let hello = handshake.hello().to_vec();
-        self.send(&hello)?;
-        let mut held: Vec<u8> = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = self.io.read(&mut buf)?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            held.extend_from_slice(&buf[..n]);
-            let mut pos = 0;
-            let mut replies = Vec::new();
-            let done = loop {
-                match handshake.feed(&held[pos..]).map_err(bad)? {
-                    HandshakeStep::NeedMore { consumed } => {
-                        pos += consumed;
-                        break false;
-                    }
-                    HandshakeStep::Reply { consumed, reply } => {
-                        pos += consumed;
-                        replies.extend_from_slice(reply);
-                    }
-                    HandshakeStep::Done { consumed } => {
-                        pos += consumed;
-                        break true;
-                    }
-                }
-            };
-            held.drain(..pos);
-            if !replies.is_empty() {
-                self.send(&replies)?;
-            }
-            if done {
-                self.input = held;
-                return Ok(());
-            }
-        }
+        let leftover = handshake(&mut self.io, false)?;
+        self.inbox = Inbox::new(&leftover);
+        Ok(())
     }
 
     /// Sends one message as chunks of 128 bytes (the default chunk size).
@@ -744,20 +666,19 @@ impl Raw {
         self.message(csid, type_id::COMMAND_AMF0, stream_id, 0, payload)
     }
 
-    /// `connect` to app `live`; waits for its `_result`.
+    /// `connect` to app `live` (the client's command, transaction 1); waits for its `_result`.
     pub fn connect(&mut self) -> io::Result<()> {
-        let url = "rtmps://127.0.0.1/live";
-        let payload = Amf::new()
-            .string("connect")
-            .number(1.0)
-            .object()
-            .key("app")
-            .string("live")
-            .key("tcUrl")
-            .string(url)
-            .end()
-            .0;
-        self.command(0, &payload)?;
+        let server = self.io.tcp().peer_addr()?;
+        let url = RtmpUrl {
+            tls: matches!(self.io, Io::Tls(_)),
+            host: server.ip().to_string(),
+            port: server.port(),
+            app: "live".into(),
+            name: String::new(),
+        };
+        let mut payload = [0u8; 2048];
+        let len = connect_command(&mut payload, &url, 1.0, None).map_err(bad)?;
+        self.command(0, &payload[..len])?;
         self.expect_result(1.0).map(|_| ())
     }
 
@@ -826,8 +747,8 @@ impl Raw {
     fn expect_result(&mut self, txn: f64) -> io::Result<Option<f64>> {
         loop {
             let message = self.recv()?;
-            let Some(values) = (message.type_id == type_id::COMMAND_AMF0)
-                .then(|| amf0::decode_all(&message.payload, &AmfLimits::default()).ok())
+            let Some(values) = (message.0.type_id == type_id::COMMAND_AMF0)
+                .then(|| amf0::decode_all(&message.0.payload, &AmfLimits::default()).ok())
                 .flatten()
             else {
                 continue;
@@ -843,45 +764,11 @@ impl Raw {
         }
     }
 
-    /// The next whole message from the server.
+    /// The next whole message from the server (within 5 s).
     pub fn recv(&mut self) -> io::Result<Msg> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let mut pos = 0;
-            let mut found = None;
-            while found.is_none() {
-                match self.reader.read(&self.input[pos..]).map_err(bad)? {
-                    ChunkRead::NeedMore { consumed } => {
-                        pos += consumed;
-                        if consumed == 0 {
-                            break;
-                        }
-                    }
-                    ChunkRead::Message { consumed, message } => {
-                        pos += consumed;
-                        found = Some(Msg {
-                            type_id: message.header.type_id,
-                            stream_id: message.header.stream_id,
-                            timestamp: message.header.timestamp.millis(),
-                            payload: message.payload.to_vec(),
-                        });
-                    }
-                }
-            }
-            self.input.drain(..pos);
-            if let Some(message) = found {
-                return Ok(message);
-            }
-            if Instant::now() >= deadline {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            let mut buf = [0u8; 16384];
-            let n = self.io.read(&mut buf)?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            self.input.extend_from_slice(&buf[..n]);
-        }
+        self.inbox
+            .recv(&mut self.io, Duration::from_secs(5))
+            .map(Msg)
     }
 
     /// Reads (and drops) whatever comes until the server closes the connection; returns

@@ -1,9 +1,13 @@
-//! Real-client test harness: the rtmpsd binary, ffmpeg publishers and ffmpeg players, on 127.0.0.1.
+//! Real-client test harness: the rtmpsd binary, ffmpeg publishers and ffmpeg players, and
+//! other real clients (GStreamer, rtmpdump), on 127.0.0.1.
 //!
 //! Include with `mod support;` from an integration test. Every wait here has a timeout and
 //! every child process is stopped by its own pid (SIGTERM, then SIGKILL after
 //! [`KILL_GRACE`]) when its handle drops, so a failing test never leaves processes behind.
 //! A missing ffmpeg is a panic telling how to install it, never a skipped test.
+//!
+//! `TempDir` (temp_dir.rs) and the listener-line parser (listen_line.rs) are files of their
+//! own, which `tests/harness` and `benches/common` include too.
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
@@ -13,10 +17,14 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod listen_line;
+mod temp_dir;
+pub use listen_line::{RTMP_LISTEN_MARKER, RTMPS_LISTEN_MARKER, addr_after};
+pub use temp_dir::TempDir;
 
 /// Environment variable naming Debian's ffmpeg 5.1 (set by `./test.sh`).
 pub const FFMPEG_DEBIAN_ENV: &str = "RTMPSD_FFMPEG_DEBIAN";
@@ -28,10 +36,6 @@ pub const MAX_LOG_LINES: usize = 5_000;
 pub const SERVER_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time between SIGTERM and SIGKILL when a child is stopped.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
-/// Log marker of the TLS listener; the socket address follows it.
-pub const RTMPS_LISTEN_MARKER: &str = "listening rtmps on ";
-/// Log marker of the plain listener; the socket address follows it.
-pub const RTMP_LISTEN_MARKER: &str = "listening rtmp on ";
 /// Publish key used by [`ServerProcess::start_standard`].
 pub const PUBLISH_KEY: &str = "test-publish-key";
 /// The name of the stream [`PUBLISH_KEY`] publishes: what players play.
@@ -157,42 +161,6 @@ fn imageio_ffmpeg_exe() -> Option<PathBuf> {
     Some(path).filter(|p| p.is_file())
 }
 
-/// A private directory under the system temp dir, removed with its contents on drop.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates `<tmp>/rtmpsd-<tag>-<pid>-<n>`.
-    pub fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("rtmpsd-{tag}-{}-{n}", std::process::id()));
-        // A leftover from an earlier run with a recycled pid is ours to replace.
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
-        TempDir { path }
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// A path inside the directory.
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
 /// One stderr line and when the reader thread received it.
 #[derive(Clone, Debug)]
 pub struct LogLine {
@@ -275,6 +243,17 @@ impl LineLog {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+
+    /// Waits up to `timeout` for a line containing `needle`.
+    fn wait_contains(&self, needle: &str, timeout: Duration) -> bool {
+        self.wait_for(timeout, |s| {
+            s.lines
+                .iter()
+                .any(|l| l.text.contains(needle))
+                .then_some(())
+        })
+        .is_some()
     }
 
     /// Waits until the writer closed the pipe, at most `timeout`.
@@ -447,15 +426,6 @@ impl Drop for Proc {
     }
 }
 
-fn parse_addr_after(line: &str, marker: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find(marker)? + marker.len()..];
-    let token = rest.split_whitespace().next()?;
-    token
-        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != ']')
-        .parse()
-        .ok()
-}
-
 /// A running rtmpsd binary; killed by pid (SIGTERM, then SIGKILL) on drop.
 pub struct ServerProcess {
     proc: Proc,
@@ -473,9 +443,18 @@ impl ServerProcess {
     /// `state` as state dir, [`PUBLISH_KEY`] for [`STREAM`], [`PLAY_KEY`] and debug logging,
     /// plus `extra`.
     pub fn start_standard(state: &TempDir, extra: &[&str]) -> ServerProcess {
+        let standard = ServerProcess::standard_args(state);
+        let mut args: Vec<&str> = standard.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        ServerProcess::start(&args)
+    }
+
+    /// The flags [`ServerProcess::start_standard`] starts rtmpsd with, for a test that runs
+    /// it another way.
+    pub fn standard_args(state: &TempDir) -> Vec<String> {
         let dir = state.path().to_str().expect("temp dir paths are UTF-8");
         let publish = format!("{STREAM}={PUBLISH_KEY}");
-        let mut args = vec![
+        [
             "--listen",
             "127.0.0.1:0",
             "--rtmp-listen",
@@ -488,9 +467,9 @@ impl ServerProcess {
             PLAY_KEY,
             "--log",
             "debug",
-        ];
-        args.extend_from_slice(extra);
-        ServerProcess::start(&args)
+        ]
+        .map(str::to_owned)
+        .to_vec()
     }
 
     /// Like [`ServerProcess::start`] with another executable (a stand-in in harness tests).
@@ -504,11 +483,7 @@ impl ServerProcess {
         let mut proc = Proc::spawn("rtmpsd", program, &args);
         let deadline = Instant::now() + SERVER_START_TIMEOUT;
         let find = |marker: &'static str| {
-            move |s: &LogState| {
-                s.lines
-                    .iter()
-                    .find_map(|l| parse_addr_after(&l.text, marker))
-            }
+            move |s: &LogState| s.lines.iter().find_map(|l| addr_after(&l.text, marker))
         };
         let addr = proc
             .log
@@ -576,15 +551,7 @@ impl ServerProcess {
 
     /// Waits up to `timeout` for a stderr line containing `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        self.proc
-            .log
-            .wait_for(timeout, |s| {
-                s.lines
-                    .iter()
-                    .any(|l| l.text.contains(needle))
-                    .then_some(())
-            })
-            .is_some()
+        self.proc.log.wait_contains(needle, timeout)
     }
 
     /// The kept stderr lines (the last [`MAX_LOG_LINES`]).
@@ -831,15 +798,7 @@ impl Publisher {
 
     /// Waits up to `timeout` for a stderr line containing `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        self.proc
-            .log
-            .wait_for(timeout, |s| {
-                s.lines
-                    .iter()
-                    .any(|l| l.text.contains(needle))
-                    .then_some(())
-            })
-            .is_some()
+        self.proc.log.wait_contains(needle, timeout)
     }
 
     /// The kept stderr lines.

@@ -297,14 +297,6 @@ impl Session {
         )
     }
 
-    /// Queues a Ping Request carrying `now_ms`, to keep an idle peer's path alive.
-    pub fn ping(&mut self, now_ms: u32) -> Result<(), Error> {
-        self.state
-            .send_control(ControlMessage::UserControl(UserControlEvent::PingRequest(
-                now_ms,
-            )))
-    }
-
     /// What the client declared in `connect`: enhanced-RTMP codecs and `capsEx`.
     pub fn client_caps(&self) -> &ConnectCaps {
         &self.state.client_caps

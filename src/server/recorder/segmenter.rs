@@ -140,11 +140,6 @@ impl Segmenter {
         }
     }
 
-    /// Whether a segment is open.
-    pub fn is_open(&self) -> bool {
-        self.open.is_some()
-    }
-
     /// Counts `bytes` written to the open segment.
     pub fn wrote(&mut self, bytes: u64) {
         if let Some(open) = &mut self.open {
