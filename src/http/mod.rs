@@ -9,7 +9,7 @@
 //! that the data path does not take), so nothing here can slow a stream.
 //!
 //! - `server`, `connection`: the poll loop and one connection.
-//! - `request`, `response`, `token`, `routes`: HTTP and who may ask what.
+//! - `request`, `response`, `file_body`, `token`, `routes`: HTTP and who may ask what.
 //! - `view`, `rates`, `codec_names`, `process`: the server read for a response.
 //! - `prometheus`, `api`, `json`, `status_page`, `site`, `certificate`: the formats.
 //!
@@ -24,6 +24,7 @@ pub mod api;
 pub mod certificate;
 pub mod codec_names;
 pub mod connection;
+pub mod file_body;
 pub mod json;
 pub mod process;
 pub mod prometheus;
