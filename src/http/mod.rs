@@ -12,6 +12,7 @@
 //! - `request`, `response`, `file_body`, `token`, `routes`: HTTP and who may ask what.
 //! - `view`, `rates`, `codec_names`, `process`: the server read for a response.
 //! - `prometheus`, `api`, `json`, `status_page`, `site`, `certificate`: the formats.
+//! - `download`: a recording segment, checked against the registry and sent from disk.
 //!
 //! | path | what |
 //! | --- | --- |
@@ -19,11 +20,13 @@
 //! | `/metrics` | Prometheus text format |
 //! | `/api/v1/streams` | JSON |
 //! | `/cert.pem` | the server certificate, to trust in OBS or a camera |
+//! | `/recordings/APP/STREAM/START.flv` | a closed recording segment (`download`) |
 
 pub mod api;
 pub mod certificate;
 pub mod codec_names;
 pub mod connection;
+pub mod download;
 pub mod file_body;
 pub mod json;
 pub mod process;
@@ -113,3 +116,6 @@ pub fn start(
         .map_err(|e| format!("cannot listen for http on {}: {e}", settings.listen))?;
     Ok(Some(server))
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,7 @@ use super::response::{Response, Status};
 use super::site::Site;
 use super::status_page::PageRequest;
 use super::token::AccessToken;
-use super::{api, prometheus, status_page, view};
+use super::{api, download, prometheus, status_page, view};
 use crate::server::shared::Shared;
 
 /// The listener's request handler.
@@ -75,10 +75,13 @@ impl Routes {
                 ),
                 None => Response::text(Status::NotFound, "no certificate could be read\n"),
             },
-            _ => Response::text(
-                Status::NotFound,
-                "not found: try /, /metrics or /api/v1/streams\n",
-            ),
+            path => match path.strip_prefix(download::PREFIX) {
+                Some(rel_path) => download::respond(&self.shared.recordings, rel_path),
+                None => Response::text(
+                    Status::NotFound,
+                    "not found: try /, /metrics or /api/v1/streams\n",
+                ),
+            },
         }
     }
 }
