@@ -162,8 +162,8 @@ pub struct BudgetSnapshot {
     pub keep: Option<Duration>,
 }
 
-/// A copy of the recordings' status at one moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A copy of the recordings' status at one moment (the default: recording is off).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordingsSnapshot {
     /// The recording folder; `None` when recording is off (everything else is empty).
     pub dir: Option<PathBuf>,
@@ -233,11 +233,7 @@ impl RecordingRegistry {
     /// The counters and the budget now.
     pub fn snapshot(&self) -> RecordingsSnapshot {
         let Some(setup) = self.inner.setup.get() else {
-            return RecordingsSnapshot {
-                dir: None,
-                budget: None,
-                recorders: Vec::new(),
-            };
+            return RecordingsSnapshot::default();
         };
         let budget = {
             let budget = lock(&setup.budget);
