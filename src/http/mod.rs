@@ -12,13 +12,15 @@
 //! - `request`, `response`, `file_body`, `token`, `routes`: HTTP and who may ask what.
 //! - `view`, `rates`, `codec_names`, `process`: the server read for a response.
 //! - `prometheus`, `api`, `json`, `status_page`, `site`, `certificate`: the formats.
-//! - `download`: a recording segment, checked against the registry and sent from disk.
+//! - `recordings`, `recordings_api`, `download`: the recordings read from their registry, as
+//!   JSON, and one segment checked against the registry and sent from disk.
 //!
 //! | path | what |
 //! | --- | --- |
 //! | `/` | the status page |
 //! | `/metrics` | Prometheus text format |
 //! | `/api/v1/streams` | JSON |
+//! | `/api/v1/recordings` | JSON: recorders, disk budget, newest segments |
 //! | `/cert.pem` | the server certificate, to trust in OBS or a camera |
 //! | `/recordings/APP/STREAM/START.flv` | a closed recording segment (`download`) |
 
@@ -32,6 +34,8 @@ pub mod json;
 pub mod process;
 pub mod prometheus;
 pub mod rates;
+pub mod recordings;
+pub mod recordings_api;
 pub mod request;
 pub mod response;
 pub mod routes;

@@ -4,12 +4,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::rates::RateSampler;
+use super::recordings::LISTED_SEGMENTS;
 use super::request::{Request, RequestError, query_value};
 use super::response::{Response, Status};
 use super::site::Site;
 use super::status_page::PageRequest;
 use super::token::AccessToken;
-use super::{api, download, prometheus, status_page, view};
+use super::{api, download, prometheus, recordings, recordings_api, status_page, view};
 use crate::server::shared::Shared;
 
 /// The listener's request handler.
@@ -68,6 +69,10 @@ impl Routes {
             }
             "/metrics" => Response::with(prometheus::CONTENT_TYPE, prometheus::render(&gather())),
             "/api/v1/streams" => Response::with("application/json", api::streams(&gather())),
+            "/api/v1/recordings" => {
+                let view = recordings::gather(&self.shared.recordings, LISTED_SEGMENTS);
+                Response::with("application/json", recordings_api::recordings(&view))
+            }
             "/cert.pem" => match &self.site.certificate {
                 Some(cert) => Response::with("application/x-pem-file", cert.pem.clone()).header(
                     "Content-Disposition",
@@ -79,7 +84,7 @@ impl Routes {
                 Some(rel_path) => download::respond(&self.shared.recordings, rel_path),
                 None => Response::text(
                     Status::NotFound,
-                    "not found: try /, /metrics or /api/v1/streams\n",
+                    "not found: try /, /metrics, /api/v1/streams or /api/v1/recordings\n",
                 ),
             },
         }

@@ -287,3 +287,30 @@ fn downloads_beyond_their_slots_wait_and_the_page_is_still_served() {
     drop(holding);
     drop(fresh);
 }
+
+#[test]
+fn the_json_lists_the_segments_and_each_download_path_serves_its_file() {
+    let rig = Rig::new("listing", HttpLimits::default());
+    let (status, head, body) = get(rig.addr(), "/api/v1/recordings");
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("Content-Type: application/json\r\n"));
+    let doc: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(doc["recording"], true);
+    assert_eq!(doc["budget"]["segments"], 2);
+    assert_eq!(doc["budget"]["used_bytes"], (BIG_LEN + 1000) as u64);
+    let segments = doc["segments"].as_array().unwrap();
+    let files: Vec<&str> = segments
+        .iter()
+        .map(|s| s["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["20240501T121000Z.flv", "20240501T120000Z.flv"]);
+    for segment in segments {
+        // No recorder of this run writes there: the folder names the stream.
+        assert_eq!(segment["stream"], "live/cam");
+        assert_eq!(segment["open"], false);
+        let download = segment["download"].as_str().unwrap();
+        let (status, _, body) = get(rig.addr(), download);
+        assert_eq!(status, 200, "{download}");
+        assert_eq!(body.len() as u64, segment["bytes"].as_u64().unwrap());
+    }
+}
