@@ -64,7 +64,8 @@ impl Routes {
                     host: request.host,
                     token: request.query.and_then(|q| query_value(q, "token")),
                 };
-                let html = status_page::render(&gather(), &self.site, &page);
+                let recordings = recordings::gather(&self.shared.recordings, LISTED_SEGMENTS);
+                let html = status_page::render(&gather(), &recordings, &self.site, &page);
                 Response::with("text/html; charset=utf-8", html)
             }
             "/metrics" => Response::with(prometheus::CONTENT_TYPE, prometheus::render(&gather())),

@@ -313,4 +313,12 @@ fn the_json_lists_the_segments_and_each_download_path_serves_its_file() {
         assert_eq!(status, 200, "{download}");
         assert_eq!(body.len() as u64, segment["bytes"].as_u64().unwrap());
     }
+    let (status, _, page) = get(rig.addr(), "/");
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).unwrap();
+    assert!(
+        page.contains(&format!("<a href=\"/recordings/{BIG}\" download>")),
+        "{page}"
+    );
+    assert!(page.contains("<h3>live/cam<span class=\"badge waiting\">not recorded now</span>"));
 }
