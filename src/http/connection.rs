@@ -197,8 +197,9 @@ impl Connection {
             let (response, head_only) = match parse(head) {
                 Ok(Parsed::Incomplete) => continue,
                 Ok(Parsed::Complete(request)) => {
+                    let head_only = request.method == Method::Head;
                     let mut response = routes.respond(&request, sampler);
-                    if response.is_file() && !may_download {
+                    if response.is_file() && !head_only && !may_download {
                         response = busy(self.limits.max_downloads);
                     }
                     let line = format!(
@@ -213,7 +214,7 @@ impl Connection {
                         Status::ServiceUnavailable => info!("{line}: every download slot busy"),
                         _ => debug!("{line}"),
                     }
-                    (response, request.method == Method::Head)
+                    (response, head_only)
                 }
                 Err(error) => {
                     info!("http {} bad request: {error}", self.peer);

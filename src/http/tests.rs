@@ -247,6 +247,9 @@ fn downloads_beyond_their_slots_wait_and_the_page_is_still_served() {
     let (status, head, _) = get(addr, &target);
     assert_eq!(status, 503, "{head}");
     assert!(head.contains("Retry-After: 10\r\n"));
+    // A HEAD sends no file: it is answered whatever the slots.
+    let (status, head, _) = reply(request(addr, "HEAD", &target, false));
+    assert_eq!(status, 200, "{head}");
     let (status, _, page) = get(addr, "/");
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&page).contains("rtmpsd"));
