@@ -1,5 +1,7 @@
 //! The operator's HTTP listener against the real binary, a real ffmpeg publisher and player,
-//! Python's prometheus_client parser and Debian's headless Chromium.
+//! Python's prometheus_client parser and Debian's headless Chromium; with `--record-dir`,
+//! the recordings in the metrics, the JSON and the page, and a segment downloaded from the
+//! page's link and read by Debian's ffprobe, while paths that lead elsewhere are refused.
 //!
 //! Chromium comes from `RTMPSD_CHROMIUM` (set by ./test.sh, which installs it); the
 //! Prometheus parser from python3's `prometheus_client` (also installed by ./test.sh). A
@@ -55,8 +57,9 @@ struct Reply {
     body: String,
 }
 
-/// Sends `raw` on a new connection and reads until the server closes it (10 s at most).
-fn exchange(addr: SocketAddr, raw: &[u8]) -> Reply {
+/// Sends `raw` on a new connection and reads until the server closes it (10 s at most);
+/// returns the status, the head and the body's bytes.
+fn exchange_bytes(addr: SocketAddr, raw: &[u8]) -> (u16, String, Vec<u8>) {
     let mut socket = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -64,17 +67,24 @@ fn exchange(addr: SocketAddr, raw: &[u8]) -> Reply {
     socket.write_all(raw).expect("send request");
     let mut bytes = Vec::new();
     socket.read_to_end(&mut bytes).expect("read until close");
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n");
+    let body = head_end.map_or_else(Vec::new, |end| bytes.split_off(end + 4));
+    let head = String::from_utf8_lossy(&bytes).trim_end().to_string();
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    (status, head, body)
+}
+
+/// Sends `raw` on a new connection and reads until the server closes it (10 s at most).
+fn exchange(addr: SocketAddr, raw: &[u8]) -> Reply {
+    let (status, head, body) = exchange_bytes(addr, raw);
     Reply {
         status,
-        head: head.to_string(),
-        body: body.to_string(),
+        head,
+        body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
 
@@ -417,6 +427,12 @@ fn a_non_loopback_listener_refuses_requests_without_its_token() {
         ),
         ("/metrics?token=operator-token-012", ""),
         ("/cert.pem", "Authorization: Basic b3BlcmF0b3I=\r\n"),
+        ("/api/v1/recordings", ""),
+        ("/recordings/live/test/20240501T120000Z.flv", ""),
+        (
+            "/recordings/live/test/20240501T120000Z.flv?token=operator-token-0124",
+            "",
+        ),
     ] {
         let reply = get(http, target, header);
         assert_eq!(reply.status, 401, "{target} {header:?}: {}", reply.head);
@@ -433,6 +449,16 @@ fn a_non_loopback_listener_refuses_requests_without_its_token() {
             .body
             .contains("rtmpsd_connections{role=\"publisher\"} 0")
     );
+    let recordings = get(http, "/api/v1/recordings", &bearer);
+    assert_eq!(recordings.status, 200);
+    assert!(recordings.body.starts_with("{\"recording\":false,"));
+    // With the token, a download path is checked like any other: no such recording.
+    let download = get(
+        http,
+        &format!("/recordings/live/test/20240501T120000Z.flv?token={TOKEN}"),
+        "",
+    );
+    assert_eq!(download.status, 404, "{}", download.head);
     let page = get(http, &format!("/?token={TOKEN}"), "");
     assert_eq!(page.status, 200);
     // The phone's links keep working: they carry the token it came with.
@@ -512,4 +538,249 @@ fn bad_oversized_and_idle_requests_are_answered_and_closed_while_others_are_serv
         "bad request: request head not complete within 5000 ms",
         Duration::from_secs(5)
     ));
+}
+
+/// Debian's ffprobe, beside its ffmpeg.
+fn ffprobe() -> PathBuf {
+    let path = Ffmpeg::Debian.path().with_file_name("ffprobe");
+    assert!(
+        path.is_file(),
+        "{} is missing: Debian's ffmpeg package ships it; run ./test.sh, which installs it \
+         (apt-get install ffmpeg)",
+        path.display()
+    );
+    path
+}
+
+/// Polls `/api/v1/recordings` until `ready` holds (30 s at most).
+fn wait_for_recordings(addr: SocketAddr, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = get(addr, "/api/v1/recordings", "");
+        assert_eq!(reply.status, 200, "{}", reply.head);
+        let doc: Value = serde_json::from_str(&reply.body).expect("json");
+        if ready(&doc) {
+            return doc;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "recordings never got ready: {doc}"
+        );
+        thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn recordings_are_measured_listed_shown_and_downloadable_and_nothing_else_is() {
+    let state = TempDir::new("http-rec-state");
+    let rec = TempDir::new("http-rec");
+    let rec_dir = rec.path().to_str().unwrap();
+    let server = ServerProcess::start_standard(
+        &state,
+        &[
+            "--http-listen",
+            "127.0.0.1:0",
+            "--record-dir",
+            rec_dir,
+            "--record-segment-secs",
+            "2",
+            "--record-max-mib",
+            "64",
+        ],
+    );
+    let http = http_addr(&server);
+    let opts = PublishOpts {
+        seconds: 14.0,
+        ..PublishOpts::default()
+    };
+    let url = server.rtmps_url(&format!("live/{PUBLISH_KEY}"));
+    let _publisher = Publisher::start(Ffmpeg::Debian, &url, &opts);
+
+    // JSON: while the stream is live, a closed segment and the open one.
+    let closed = |s: &&Value| s["open"] == false && s["stream"] == SHOWN_NAME;
+    let doc = wait_for_recordings(http, |doc| {
+        let segments = doc["segments"].as_array().unwrap();
+        doc["recorders"][0]["state"] == "recording"
+            && segments.iter().any(|s| s["open"] == true)
+            && segments.iter().any(|s| closed(&s))
+    });
+    let text = doc.to_string();
+    assert!(!text.contains(PUBLISH_KEY), "a key in the JSON: {text}");
+    assert_eq!(doc["recording"], true);
+    assert_eq!(doc["budget"]["max_bytes"], 64u64 << 20);
+    assert!(doc["budget"]["used_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(doc["segments_limit"], 200);
+    let recorder = &doc["recorders"][0];
+    assert_eq!(recorder["stream"], SHOWN_NAME);
+    assert!(recorder["bytes_written"].as_u64().unwrap() > 10_000);
+    let segments = doc["segments"].as_array().unwrap();
+    let open = segments.iter().find(|s| s["open"] == true).unwrap();
+    assert_eq!(open["download"], Value::Null);
+    assert!(open["file"].as_str().unwrap().ends_with(".flv.part"));
+    let open_target = format!("/recordings/{}", open["path"].as_str().unwrap());
+    let refused = get(http, &open_target, "");
+    assert_eq!(refused.status, 404, "{open_target}: {}", refused.head);
+    assert!(
+        refused.body.contains("still being written"),
+        "{}",
+        refused.body
+    );
+    let first = segments.iter().find(closed).unwrap();
+    assert!(first["start"].as_str().unwrap().ends_with('Z'));
+    let seconds = first["duration_seconds"]
+        .as_f64()
+        .expect("a closed segment's length");
+    assert!((1.5..=4.0).contains(&seconds), "{seconds} s");
+    assert!(first["bytes"].as_u64().unwrap() > 1000);
+
+    // Prometheus: parsed, with what the recorder wrote and the budget.
+    let metrics = get(http, "/metrics", "");
+    assert_eq!(metrics.status, 200);
+    let samples = parse_metrics(&metrics.body);
+    let stream = [("stream", SHOWN_NAME)];
+    let written = sample(&samples, "rtmpsd_recording_written_bytes_total", &stream).unwrap();
+    assert!(written > 10_000.0, "{written} bytes written");
+    assert!(sample(&samples, "rtmpsd_recording_written_frames_total", &stream).unwrap() > 25.0);
+    assert!(sample(&samples, "rtmpsd_recording_segments_closed_total", &stream).unwrap() >= 1.0);
+    assert_eq!(
+        sample(&samples, "rtmpsd_recording_dropped_frames_total", &stream),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&samples, "rtmpsd_recording_errors_total", &stream),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            "rtmpsd_recording_state",
+            &[("stream", SHOWN_NAME), ("state", "recording")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&samples, "rtmpsd_recording_disk_budget_bytes", &[]),
+        Some(f64::from(64u32 << 20))
+    );
+    let used = sample(&samples, "rtmpsd_recording_disk_used_bytes", &[]).unwrap();
+    assert!(used > 1000.0, "{used} bytes used");
+    assert!(sample(&samples, "rtmpsd_recording_disk_segments", &[]).unwrap() >= 1.0);
+
+    // The page as Chromium renders it: the section and a link to a closed segment.
+    let profile = TempDir::new("http-rec-chromium");
+    let dom = chromium_run(
+        &profile.join("dump"),
+        &["--dump-dom", &format!("http://{http}/")],
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(!dom.contains(PUBLISH_KEY), "the key on the page");
+    for needle in [
+        "<h2>Recordings</h2>",
+        "of 64.0 MiB used",
+        "<h3>live/test<span class=\"badge live\">REC</span></h3>",
+        "recording…",
+    ] {
+        assert!(dom.contains(needle), "page has no {needle:?}:\n{dom}");
+    }
+    let marker = "<a href=\"/recordings/live/test/";
+    let link = dom
+        .split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no download link on the page:\n{dom}"));
+    let link = format!("/recordings/live/test/{link}");
+    assert!(link.ends_with(".flv"), "{link}");
+
+    // The link downloads a segment ffprobe reads as H.264 and AAC.
+    let (status, head, body) = exchange_bytes(
+        http,
+        format!("GET {link} HTTP/1.1\r\nHost: {http}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(status, 200, "{link}: {head}");
+    assert!(head.contains("Content-Type: video/x-flv\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("Content-Length: {}\r\n", body.len())),
+        "{head}"
+    );
+    let saved_as = link.trim_start_matches("/recordings/").replace('/', "_");
+    assert!(
+        head.contains(&format!(
+            "Content-Disposition: attachment; filename=\"{saved_as}\""
+        )),
+        "{head}"
+    );
+    assert!(body.starts_with(b"FLV\x01"), "not an FLV file");
+    let on_disk = std::fs::read(rec.path().join(link.trim_start_matches("/recordings/"))).unwrap();
+    assert!(body == on_disk, "the download differs from the file");
+    let downloaded = state.join("downloaded.flv");
+    std::fs::write(&downloaded, &body).unwrap();
+    let mut probe = Command::new(ffprobe());
+    probe.args([
+        "-v",
+        "error",
+        "-show_entries",
+        "stream=codec_name",
+        "-of",
+        "csv=p=0",
+    ]);
+    probe.arg(&downloaded);
+    let probed = run_bounded(probe, Duration::from_secs(30));
+    let codecs = String::from_utf8_lossy(&probed.stdout);
+    assert!(probed.status.success(), "{probed:?}");
+    assert!(
+        codecs.lines().any(|l| l.trim() == "h264") && codecs.lines().any(|l| l.trim() == "aac"),
+        "ffprobe read {codecs:?} ({})",
+        String::from_utf8_lossy(&probed.stderr)
+    );
+
+    // Nothing but listed segments: traversal, encodings, absolute paths, symlinks.
+    let key_path = state.join("key.pem");
+    assert!(key_path.exists());
+    let state_name = state.path().file_name().unwrap().to_str().unwrap();
+    let mut attempts: Vec<(String, u16)> = [
+        "/recordings/../../../etc/passwd",
+        "/recordings/live/test/../../../key.pem",
+        "/recordings/..%2F..%2Fkey.pem",
+        "/recordings/live%2Ftest%2F..%2F..%2Fkey.pem",
+        "/recordings/live/test/%2e%2e%2f%2e%2e%2fkey.pem",
+        "/recordings/live/..%2f..%2f/key.pem",
+        "/recordings//etc/passwd",
+        "/recordings/live/test/key.pem",
+        "/recordings/live/test/",
+    ]
+    .iter()
+    .map(|t| (t.to_string(), 400))
+    .collect();
+    attempts.push((format!("/recordings/{}", key_path.display()), 400));
+    attempts.push((format!("/recordings/../{state_name}/key.pem"), 400));
+    attempts.push((
+        format!(
+            "/recordings/{}",
+            link.trim_start_matches("/recordings/").replace('/', "%2F")
+        ),
+        400,
+    ));
+    // Named like a segment but never listed: a file, and a symlink to the key.
+    let test_dir = rec.path().join("live/test");
+    std::fs::write(test_dir.join("20200101T000000Z.flv"), b"FLV unlisted").unwrap();
+    std::os::unix::fs::symlink(&key_path, test_dir.join("20200101T000001Z.flv")).unwrap();
+    attempts.push(("/recordings/live/test/20200101T000000Z.flv".into(), 404));
+    attempts.push(("/recordings/live/test/20200101T000001Z.flv".into(), 404));
+    attempts.push(("/recordings/live/other/20200101T000000Z.flv".into(), 404));
+    for (target, expected) in &attempts {
+        let reply = get(http, target, "");
+        assert_eq!(reply.status, *expected, "{target}: {}", reply.head);
+        assert!(
+            !reply.body.contains("PRIVATE KEY") && !reply.body.contains("unlisted"),
+            "{target} served a file"
+        );
+    }
+    // A listed segment swapped for a symlink to the key is not followed.
+    let listed = rec.path().join(link.trim_start_matches("/recordings/"));
+    std::fs::remove_file(&listed).unwrap();
+    std::os::unix::fs::symlink(&key_path, &listed).unwrap();
+    let swapped = get(http, &link, "");
+    assert_eq!(swapped.status, 404, "{}", swapped.head);
+    assert!(!swapped.body.contains("PRIVATE KEY"));
+    assert!(server.wait_for_log("refused: it is a symlink", Duration::from_secs(5)));
 }

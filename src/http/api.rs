@@ -158,6 +158,7 @@ mod tests {
     use crate::rtmp::media::VideoCodec;
     use crate::server::hub::{MediaSummary, StreamCounts, TrackInfo};
     use crate::server::push_status::PushState;
+    use crate::server::recorder::RecordingsSnapshot;
     use crate::server::stats::StatsSnapshot;
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -207,6 +208,7 @@ mod tests {
             stats: StatsSnapshot::default(),
             uptime: Duration::from_secs(100),
             resident_bytes: None,
+            recordings: RecordingsSnapshot::default(),
         };
         let text = streams(&view);
         assert!(

@@ -9,25 +9,33 @@
 //! that the data path does not take), so nothing here can slow a stream.
 //!
 //! - `server`, `connection`: the poll loop and one connection.
-//! - `request`, `response`, `token`, `routes`: HTTP and who may ask what.
+//! - `request`, `response`, `file_body`, `token`, `routes`: HTTP and who may ask what.
 //! - `view`, `rates`, `codec_names`, `process`: the server read for a response.
 //! - `prometheus`, `api`, `json`, `status_page`, `site`, `certificate`: the formats.
+//! - `recordings`, `recordings_api`, `download`: the recordings read from their registry, as
+//!   JSON, and one segment checked against the registry and sent from disk.
 //!
 //! | path | what |
 //! | --- | --- |
 //! | `/` | the status page |
 //! | `/metrics` | Prometheus text format |
 //! | `/api/v1/streams` | JSON |
+//! | `/api/v1/recordings` | JSON: recorders, disk budget, newest segments |
 //! | `/cert.pem` | the server certificate, to trust in OBS or a camera |
+//! | `/recordings/APP/STREAM/START.flv` | a closed recording segment (`download`) |
 
 pub mod api;
 pub mod certificate;
 pub mod codec_names;
 pub mod connection;
+pub mod download;
+pub mod file_body;
 pub mod json;
 pub mod process;
 pub mod prometheus;
 pub mod rates;
+pub mod recordings;
+pub mod recordings_api;
 pub mod request;
 pub mod response;
 pub mod routes;
@@ -112,3 +120,6 @@ pub fn start(
         .map_err(|e| format!("cannot listen for http on {}: {e}", settings.listen))?;
     Ok(Some(server))
 }
+
+#[cfg(test)]
+mod tests;

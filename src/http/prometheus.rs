@@ -2,7 +2,8 @@
 //!
 //! Every family has `# HELP` and `# TYPE`; counters end in `_total`; label values are
 //! escaped (backslash, double quote, newline). Per-stream series carry the stream's public
-//! name only, and exist while the stream does.
+//! name only, and exist while the stream does; the recording families exist while recording
+//! is on (`--record-dir`), one series per recorded stream.
 
 use std::fmt::Display;
 use std::fmt::Write as _;
@@ -11,6 +12,7 @@ use super::codec_names;
 use super::view::ServerView;
 use crate::server::close_reason::CloseReason;
 use crate::server::push_status::PushState;
+use crate::server::recorder::{RecorderSnapshot, RecorderState, RecordingsSnapshot};
 use crate::server::stats::{ConnectionRole, Limit};
 
 /// The media type of the exposition format.
@@ -162,6 +164,7 @@ pub fn render(view: &ServerView) -> String {
 
     render_streams(&mut e, view);
     render_pushes(&mut e, view);
+    render_recordings(&mut e, &view.recordings);
     e.out
 }
 
@@ -299,6 +302,99 @@ fn render_pushes(e: &mut Exposition, view: &ServerView) {
     }
 }
 
+/// The recorders' counters and the disk budget; nothing when recording is off.
+fn render_recordings(e: &mut Exposition, recordings: &RecordingsSnapshot) {
+    let Some(budget) = &recordings.budget else {
+        return;
+    };
+    let disk: [(&str, &str, &str, u64); 5] = [
+        (
+            "rtmpsd_recording_disk_budget_bytes",
+            "gauge",
+            "Bytes the recordings may take (--record-max-mib, or what the disk held at start \
+             less what it keeps free).",
+            budget.max_bytes,
+        ),
+        (
+            "rtmpsd_recording_disk_used_bytes",
+            "gauge",
+            "Bytes the recordings take now, closed and open segments.",
+            budget.used_bytes,
+        ),
+        (
+            "rtmpsd_recording_disk_segments",
+            "gauge",
+            "Closed segments kept in the recording folder.",
+            budget.segments as u64,
+        ),
+        (
+            "rtmpsd_recording_disk_deleted_segments_total",
+            "counter",
+            "Segments deleted to keep the budget (oldest first).",
+            budget.deleted_segments,
+        ),
+        (
+            "rtmpsd_recording_disk_deleted_bytes_total",
+            "counter",
+            "Bytes of the segments deleted to keep the budget.",
+            budget.deleted_bytes,
+        ),
+    ];
+    for (name, kind, help, value) in disk {
+        e.family(name, kind, help);
+        e.sample(name, &[], value);
+    }
+    e.family(
+        "rtmpsd_recording_state",
+        "gauge",
+        "State of each stream's recorder (1 for the state it is in).",
+    );
+    for r in &recordings.recorders {
+        for state in RecorderState::ALL {
+            let labels = [("stream", r.stream.as_str()), ("state", state.name())];
+            e.sample(
+                "rtmpsd_recording_state",
+                &labels,
+                u8::from(r.state == state),
+            );
+        }
+    }
+    type Count = fn(&RecorderSnapshot) -> u64;
+    let per_stream: [(&str, &str, Count); 5] = [
+        (
+            "rtmpsd_recording_written_bytes_total",
+            "Bytes written to the stream's segments.",
+            |r| r.bytes_written,
+        ),
+        (
+            "rtmpsd_recording_written_frames_total",
+            "Media messages written to the stream's segments.",
+            |r| r.frames_written,
+        ),
+        (
+            "rtmpsd_recording_segments_closed_total",
+            "Segments of the stream closed (complete on disk).",
+            |r| r.segments_closed,
+        ),
+        (
+            "rtmpsd_recording_dropped_frames_total",
+            "Frames not recorded because the disk fell behind (counted once writing resumes).",
+            |r| r.frames_dropped,
+        ),
+        (
+            "rtmpsd_recording_errors_total",
+            "Failed writes or segments that could not be made or closed (each ends a segment).",
+            |r| r.write_errors,
+        ),
+    ];
+    for (name, help, value) in per_stream {
+        e.family(name, "counter", help);
+        for r in &recordings.recorders {
+            e.sample(name, &[("stream", &r.stream)], value(r));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +403,7 @@ mod tests {
     use crate::rtmp::media::{AudioCodec, VideoCodec};
     use crate::server::hub::{MediaSummary, StreamCounts};
     use crate::server::push_status::PushSnapshot;
+    use crate::server::recorder::BudgetSnapshot;
     use crate::server::stats::StatsSnapshot;
     use std::time::Duration;
 
@@ -348,6 +445,7 @@ mod tests {
             stats: StatsSnapshot::default(),
             uptime: Duration::from_millis(1500),
             resident_bytes: Some(4096),
+            recordings: RecordingsSnapshot::default(),
         }
     }
 
@@ -390,5 +488,63 @@ mod tests {
                 "close kind {i}"
             );
         }
+    }
+
+    #[test]
+    fn recordings_show_per_stream_counters_and_the_budget_only_when_on() {
+        let off = render(&view());
+        assert!(!off.contains("rtmpsd_recording_"), "{off}");
+        let mut on = view();
+        on.recordings = RecordingsSnapshot {
+            dir: Some("/rec".into()),
+            budget: Some(BudgetSnapshot {
+                max_bytes: 1 << 30,
+                used_bytes: 12_345,
+                segments: 3,
+                deleted_segments: 1,
+                deleted_bytes: 999,
+                keep: None,
+            }),
+            recorders: vec![RecorderSnapshot {
+                stream: "live/cam".into(),
+                state: RecorderState::Recording,
+                current_segment: Some("live/cam/20240501T120000Z.flv.part".into()),
+                bytes_written: 54_321,
+                frames_written: 250,
+                segments_closed: 2,
+                frames_dropped: 7,
+                drop_events: 1,
+                write_errors: 0,
+            }],
+        };
+        let text = render(&on);
+        for line in [
+            "rtmpsd_recording_disk_budget_bytes 1073741824\n",
+            "rtmpsd_recording_disk_used_bytes 12345\n",
+            "rtmpsd_recording_disk_segments 3\n",
+            "rtmpsd_recording_disk_deleted_segments_total 1\n",
+            "rtmpsd_recording_disk_deleted_bytes_total 999\n",
+            "rtmpsd_recording_state{stream=\"live/cam\",state=\"recording\"} 1\n",
+            "rtmpsd_recording_state{stream=\"live/cam\",state=\"failed\"} 0\n",
+            "rtmpsd_recording_written_bytes_total{stream=\"live/cam\"} 54321\n",
+            "rtmpsd_recording_written_frames_total{stream=\"live/cam\"} 250\n",
+            "rtmpsd_recording_segments_closed_total{stream=\"live/cam\"} 2\n",
+            "rtmpsd_recording_dropped_frames_total{stream=\"live/cam\"} 7\n",
+            "rtmpsd_recording_errors_total{stream=\"live/cam\"} 0\n",
+        ] {
+            assert!(text.contains(line), "no {line:?} in\n{text}");
+        }
+        let mut samples: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.rsplit_once(' ').unwrap().0)
+            .collect();
+        let all = samples.len();
+        samples.sort_unstable();
+        samples.dedup();
+        assert_eq!(samples.len(), all, "a series twice");
+        let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
+        assert_eq!(types, helps);
     }
 }

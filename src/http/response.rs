@@ -1,6 +1,9 @@
-//! One HTTP response, written whole and followed by closing the connection.
+//! One HTTP response, followed by closing the connection: a body in memory, or a file sent
+//! from disk (`FileBody`).
 
 use std::fmt::Write as _;
+
+use super::file_body::FileBody;
 
 /// The statuses the listener answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +22,8 @@ pub enum Status {
     RequestTimeout,
     /// 431: the request head is too large.
     HeadersTooLarge,
+    /// 503: every download slot is busy.
+    ServiceUnavailable,
 }
 
 impl Status {
@@ -32,6 +37,7 @@ impl Status {
             Status::MethodNotAllowed => 405,
             Status::RequestTimeout => 408,
             Status::HeadersTooLarge => 431,
+            Status::ServiceUnavailable => 503,
         }
     }
 
@@ -44,7 +50,32 @@ impl Status {
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::RequestTimeout => "Request Timeout",
             Status::HeadersTooLarge => "Request Header Fields Too Large",
+            Status::ServiceUnavailable => "Service Unavailable",
         }
+    }
+}
+
+/// What follows a response's head.
+#[derive(Debug)]
+pub enum Body {
+    /// Bytes in memory.
+    Bytes(Vec<u8>),
+    /// A file, sent from disk a chunk at a time.
+    File(FileBody),
+}
+
+impl Body {
+    /// Its length: the `Content-Length`.
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::File(file) => file.len(),
+        }
+    }
+
+    /// Whether it has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -58,7 +89,7 @@ pub struct Response {
     /// Headers beyond the fixed set.
     pub headers: Vec<(&'static str, String)>,
     /// Its body.
-    pub body: Vec<u8>,
+    pub body: Body,
 }
 
 /// The page's policy: nothing from outside, inline styles only, no scripts, no framing.
@@ -72,7 +103,7 @@ impl Response {
             status,
             content_type: "text/plain; charset=utf-8",
             headers: Vec::new(),
-            body: body.into().into_bytes(),
+            body: Body::Bytes(body.into().into_bytes()),
         }
     }
 
@@ -82,8 +113,23 @@ impl Response {
             status: Status::Ok,
             content_type,
             headers: Vec::new(),
-            body: body.into(),
+            body: Body::Bytes(body.into()),
         }
+    }
+
+    /// A response of `content_type` whose body is `file`.
+    pub fn file(content_type: &'static str, file: FileBody) -> Response {
+        Response {
+            status: Status::Ok,
+            content_type,
+            headers: Vec::new(),
+            body: Body::File(file),
+        }
+    }
+
+    /// Whether its body is a file.
+    pub fn is_file(&self) -> bool {
+        matches!(self.body, Body::File(_))
     }
 
     /// Adds a header.
@@ -92,8 +138,9 @@ impl Response {
         self
     }
 
-    /// The bytes on the wire: status line, headers, and the body unless `head_only`.
-    pub fn encode(&self, head_only: bool) -> Vec<u8> {
+    /// The bytes on the wire: status line, headers, and the body unless `head_only`; a file
+    /// body comes back apart, to be sent after them (`None` for `head_only`).
+    pub fn into_wire(self, head_only: bool) -> (Vec<u8>, Option<FileBody>) {
         let mut head = String::with_capacity(256);
         let _ = write!(
             head,
@@ -113,10 +160,14 @@ impl Response {
         }
         head.push_str("\r\n");
         let mut out = head.into_bytes();
-        if !head_only {
-            out.extend_from_slice(&self.body);
+        match self.body {
+            _ if head_only => (out, None),
+            Body::Bytes(bytes) => {
+                out.extend_from_slice(&bytes);
+                (out, None)
+            }
+            Body::File(file) => (out, Some(file)),
         }
-        out
     }
 }
 
@@ -126,7 +177,8 @@ mod tests {
 
     #[test]
     fn a_response_says_its_length_and_closes() {
-        let bytes = Response::text(Status::NotFound, "no such page\n").encode(false);
+        let (bytes, file) = Response::text(Status::NotFound, "no such page\n").into_wire(false);
+        assert!(file.is_none());
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
         assert!(text.contains("Content-Length: 13\r\n"));
@@ -136,10 +188,30 @@ mod tests {
 
     #[test]
     fn head_keeps_the_length_but_not_the_body_and_pages_get_a_policy() {
-        let bytes = Response::with("text/html; charset=utf-8", "<p>hi</p>").encode(true);
+        let (bytes, _) = Response::with("text/html; charset=utf-8", "<p>hi</p>").into_wire(true);
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.contains("Content-Length: 9\r\n"));
         assert!(text.contains("Content-Security-Policy: default-src 'none'"));
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_file_body_follows_its_head_with_its_length_and_head_drops_it() {
+        let path = std::env::temp_dir().join(format!("rtmpsd-response-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let body = || FileBody::new(std::fs::File::open(&path).unwrap(), 10, "f".into());
+        let (head, file) = Response::file("video/x-flv", body()).into_wire(false);
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.contains("Content-Type: video/x-flv\r\nContent-Length: 10\r\n"));
+        assert!(head.ends_with("\r\n\r\n"));
+        assert_eq!(file.map(|f| f.len()), Some(10));
+        let (head, file) = Response::file("video/x-flv", body()).into_wire(true);
+        assert!(
+            String::from_utf8(head)
+                .unwrap()
+                .contains("Content-Length: 10\r\n")
+        );
+        assert!(file.is_none());
+        std::fs::remove_file(&path).unwrap();
     }
 }

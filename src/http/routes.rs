@@ -4,12 +4,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::rates::RateSampler;
+use super::recordings::LISTED_SEGMENTS;
 use super::request::{Request, RequestError, query_value};
 use super::response::{Response, Status};
 use super::site::Site;
 use super::status_page::PageRequest;
 use super::token::AccessToken;
-use super::{api, prometheus, status_page, view};
+use super::{api, download, prometheus, recordings, recordings_api, status_page, view};
 use crate::server::shared::Shared;
 
 /// The listener's request handler.
@@ -63,11 +64,16 @@ impl Routes {
                     host: request.host,
                     token: request.query.and_then(|q| query_value(q, "token")),
                 };
-                let html = status_page::render(&gather(), &self.site, &page);
+                let recordings = recordings::gather(&self.shared.recordings, LISTED_SEGMENTS);
+                let html = status_page::render(&gather(), &recordings, &self.site, &page);
                 Response::with("text/html; charset=utf-8", html)
             }
             "/metrics" => Response::with(prometheus::CONTENT_TYPE, prometheus::render(&gather())),
             "/api/v1/streams" => Response::with("application/json", api::streams(&gather())),
+            "/api/v1/recordings" => {
+                let view = recordings::gather(&self.shared.recordings, LISTED_SEGMENTS);
+                Response::with("application/json", recordings_api::recordings(&view))
+            }
             "/cert.pem" => match &self.site.certificate {
                 Some(cert) => Response::with("application/x-pem-file", cert.pem.clone()).header(
                     "Content-Disposition",
@@ -75,10 +81,13 @@ impl Routes {
                 ),
                 None => Response::text(Status::NotFound, "no certificate could be read\n"),
             },
-            _ => Response::text(
-                Status::NotFound,
-                "not found: try /, /metrics or /api/v1/streams\n",
-            ),
+            path => match path.strip_prefix(download::PREFIX) {
+                Some(rel_path) => download::respond(&self.shared.recordings, rel_path),
+                None => Response::text(
+                    Status::NotFound,
+                    "not found: try /, /metrics, /api/v1/streams or /api/v1/recordings\n",
+                ),
+            },
         }
     }
 }

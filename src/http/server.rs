@@ -3,7 +3,8 @@
 //!
 //! A new connection when every slot is taken replaces the oldest one still sending its
 //! request (a slow or idle client cannot hold the page hostage); when all are busy writing,
-//! the new one is closed at once.
+//! the new one is closed at once. At most `max_downloads` slots send files, so downloads
+//! cannot keep the page and the scrapers out either.
 
 use std::io;
 use std::net::SocketAddr;
@@ -38,8 +39,16 @@ pub struct HttpLimits {
     pub request_bytes: usize,
     /// Time to send the request head, from accept.
     pub request_time: Duration,
-    /// Time to take the response.
+    /// Time to take a response held in memory (a file body: see the next three).
     pub response_time: Duration,
+    /// Longest time a file download may go without the client taking a byte.
+    pub download_stall_time: Duration,
+    /// Slowest average rate of a file download, in bytes per second: it is cut once it has
+    /// run `response_time` plus its length at this rate.
+    pub download_min_rate: u64,
+    /// File downloads at once; more get 503, so the other slots stay free for the page and
+    /// the scrapers.
+    pub max_downloads: usize,
     /// Time between rate samples.
     pub sample_every: Duration,
 }
@@ -51,6 +60,10 @@ impl Default for HttpLimits {
             request_bytes: 8 * 1024,
             request_time: Duration::from_secs(5),
             response_time: Duration::from_secs(10),
+            download_stall_time: Duration::from_secs(10),
+            // 256 kbit/s: a 10-minute segment at 6 Mbit/s (450 MB) may take 4 hours.
+            download_min_rate: 32 * 1024,
+            max_downloads: 4,
             sample_every: Duration::from_secs(1),
         }
     }
@@ -155,7 +168,12 @@ impl Listener {
                 .flatten()
                 .filter_map(Connection::deadline)
                 .fold(next_sample, Instant::min);
-            let timeout = wake_at.saturating_duration_since(now);
+            let more_ready = self.slots.iter().flatten().any(Connection::has_more_ready);
+            let timeout = if more_ready {
+                Duration::ZERO
+            } else {
+                wake_at.saturating_duration_since(now)
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -170,13 +188,12 @@ impl Listener {
                     Token(t) => self.drive(t.wrapping_sub(FIRST_CONNECTION), now),
                 }
             }
-            // Deadlines pass without any event.
+            // Deadlines pass, and downloads go on after their turn, without any event.
             for slot in 0..self.slots.len() {
-                if self.slots[slot]
+                let due = self.slots[slot]
                     .as_ref()
-                    .and_then(Connection::deadline)
-                    .is_some_and(|d| now >= d)
-                {
+                    .is_some_and(|c| c.has_more_ready() || c.deadline().is_some_and(|d| now >= d));
+                if due {
                     self.drive(slot, now);
                 }
             }
@@ -201,16 +218,7 @@ impl Listener {
                 continue;
             };
             self.accepted += 1;
-            let limits = &self.limits;
-            let mut connection = Connection::new(
-                socket,
-                peer,
-                self.accepted,
-                limits.request_bytes,
-                limits.request_time,
-                limits.response_time,
-                now,
-            );
+            let mut connection = Connection::new(socket, peer, self.accepted, &self.limits, now);
             let token = Token(FIRST_CONNECTION + slot);
             if let Err(e) = self.poll.registry().register(
                 connection.socket(),
@@ -247,10 +255,17 @@ impl Listener {
     }
 
     fn drive(&mut self, slot: usize, now: Instant) {
+        let downloads = self
+            .slots
+            .iter()
+            .flatten()
+            .filter(|c| c.is_downloading())
+            .count();
+        let may_download = downloads < self.limits.max_downloads;
         let Some(Some(connection)) = self.slots.get_mut(slot) else {
             return;
         };
-        connection.drive(&self.routes, &self.sampler, now);
+        connection.drive(&self.routes, &self.sampler, may_download, now);
         if connection.is_done() {
             self.close(slot);
         }

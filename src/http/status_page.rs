@@ -1,5 +1,7 @@
 //! `/`: the status page. Plain HTML with inline CSS (no scripts, nothing fetched from
-//! elsewhere), laid out for a phone, reloading itself every few seconds.
+//! elsewhere), laid out for a phone, reloading itself every few seconds: the streams, the
+//! recordings (disk budget, each stream's newest segments with download links), how to
+//! connect a camera, and the certificate.
 //!
 //! Every text that comes from outside (names, addresses, the Host header, the token echoed
 //! into links) is HTML-escaped.
@@ -8,12 +10,16 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use super::codec_names;
+use super::recordings::{RecordingsView, SegmentView};
 use super::site::Site;
 use super::view::{ServerView, StreamView};
 use crate::logging::utc_timestamp;
+use crate::server::recorder::{RecorderSnapshot, RecorderState};
 
 /// Seconds between reloads.
 pub const REFRESH_SECS: u32 = 5;
+/// Segments shown per recorded stream (the JSON lists more).
+pub const SEGMENTS_PER_STREAM: usize = 8;
 
 /// What the page needs from the request.
 pub struct PageRequest<'a> {
@@ -64,6 +70,17 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// `512 B`, `640 KiB`, `1.2 MiB`, `3.40 GiB`.
+pub fn size(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.0} KiB", b / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", b / 1_048_576.0),
+        _ => format!("{:.2} GiB", b / 1_073_741_824.0),
+    }
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -80,7 +97,9 @@ h2{font-size:1.05em;margin:1.2em 0 .4em;color:var(--dim);text-transform:uppercas
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px;margin:0 0 10px}
 .card h3{margin:0 0 .3em;font-size:1.1em;word-break:break-all}
 .badge{display:inline-block;font-size:.75em;font-weight:700;padding:1px 8px;border-radius:99px;vertical-align:middle;margin-left:6px}
-.live{background:var(--ok);color:#fff}.waiting{background:var(--warn);color:#fff}
+.live{background:var(--ok);color:#fff}.waiting{background:var(--warn);color:#fff}.failed{background:#c0392b;color:#fff}
+.bar{height:8px;border-radius:4px;background:var(--line);margin:8px 0 2px;overflow:hidden}.bar span{display:block;height:100%;background:var(--ok)}
+ul.segs{list-style:none;margin:.5em 0 0;padding:0}ul.segs li{padding:4px 0;border-top:1px solid var(--line)}.dim{color:var(--dim)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0}
 dt{color:var(--dim)}dd{margin:0;word-break:break-word}
 code{font:14px/1.4 ui-monospace,'SFMono-Regular',Menlo,monospace;word-break:break-all}
@@ -90,7 +109,12 @@ footer{color:var(--dim);font-size:.85em;margin:1.5em 0 .5em}
 ";
 
 /// Renders the page.
-pub fn render(view: &ServerView, site: &Site, request: &PageRequest<'_>) -> String {
+pub fn render(
+    view: &ServerView,
+    recordings: &RecordingsView,
+    site: &Site,
+    request: &PageRequest<'_>,
+) -> String {
     let mut o = String::with_capacity(8192 + view.streams.len() * 1024);
     let live = view.streams.iter().filter(|s| s.live).count();
     let _ = write!(
@@ -119,6 +143,7 @@ pub fn render(view: &ServerView, site: &Site, request: &PageRequest<'_>) -> Stri
         stream_card(&mut o, stream);
     }
 
+    recordings_section(&mut o, recordings, request);
     camera_section(&mut o, site, request);
     certificate_section(&mut o, site, request);
 
@@ -126,7 +151,8 @@ pub fn render(view: &ServerView, site: &Site, request: &PageRequest<'_>) -> Stri
         o,
         "<footer>Reloads every {REFRESH_SECS} s. {} open, {} TLS handshake failures. \
          Machine-readable: <a href=\"/metrics{q}\">/metrics</a> · \
-         <a href=\"/api/v1/streams{q}\">/api/v1/streams</a></footer></main></body></html>",
+         <a href=\"/api/v1/streams{q}\">/api/v1/streams</a> · \
+         <a href=\"/api/v1/recordings{q}\">/api/v1/recordings</a></footer></main></body></html>",
         plural(view.stats.open.iter().sum(), "connection", "connections"),
         view.stats.tls_handshake_failures,
         q = token_query(request),
@@ -216,6 +242,159 @@ fn stream_card(o: &mut String, s: &StreamView) {
     o.push_str("</dl></div>");
 }
 
+/// The disk budget, then each recorded stream with its newest segments and their links.
+fn recordings_section(o: &mut String, recordings: &RecordingsView, request: &PageRequest<'_>) {
+    o.push_str("<h2>Recordings</h2>");
+    let Some(budget) = &recordings.snapshot.budget else {
+        o.push_str(
+            "<div class=\"card\">Off. Start rtmpsd with <code>--record-dir DIR</code> to \
+             record every stream on this box.</div>",
+        );
+        return;
+    };
+    let percent = (budget.used_bytes as f64 * 100.0 / budget.max_bytes.max(1) as f64).min(100.0);
+    let _ = write!(
+        o,
+        "<div class=\"card\"><dl><dt>Disk</dt><dd>{} of {} used ({percent:.0}%)</dd>\
+         <dt>Kept</dt><dd>{}{}</dd>",
+        size(budget.used_bytes),
+        size(budget.max_bytes),
+        plural(budget.segments, "segment", "segments"),
+        budget
+            .keep
+            .map(|k| format!(", each for {} h", k.as_secs() / 3600))
+            .unwrap_or_default(),
+    );
+    if budget.deleted_segments > 0 {
+        let _ = write!(
+            o,
+            "<dt>Deleted</dt><dd>{} ({}), oldest first, to keep the budget</dd>",
+            plural(budget.deleted_segments as usize, "segment", "segments"),
+            size(budget.deleted_bytes)
+        );
+    }
+    let _ = write!(
+        o,
+        "</dl><div class=\"bar\"><span style=\"width:{percent:.0}%\"></span></div></div>"
+    );
+    // Recorded streams by name, then folders only old segments are in.
+    let mut streams: Vec<&str> = recordings
+        .snapshot
+        .recorders
+        .iter()
+        .map(|r| r.stream.as_str())
+        .collect();
+    for segment in &recordings.segments {
+        if !streams.contains(&segment.stream.as_str()) {
+            streams.push(&segment.stream);
+        }
+    }
+    if streams.is_empty() {
+        o.push_str("<div class=\"card\">No segments yet.</div>");
+    }
+    for stream in streams {
+        let recorder = recordings
+            .snapshot
+            .recorders
+            .iter()
+            .find(|r| r.stream == stream);
+        let segments: Vec<&SegmentView> = recordings
+            .segments
+            .iter()
+            .filter(|s| s.stream == stream)
+            .collect();
+        recording_card(o, stream, recorder, &segments, request);
+    }
+}
+
+fn recording_card(
+    o: &mut String,
+    stream: &str,
+    recorder: Option<&RecorderSnapshot>,
+    segments: &[&SegmentView],
+    request: &PageRequest<'_>,
+) {
+    let _ = write!(o, "<div class=\"card\"><h3>{}", escaped(stream));
+    if let Some(r) = recorder {
+        let (class, label) = match r.state {
+            RecorderState::Recording => ("live", "REC"),
+            RecorderState::Waiting => ("waiting", "waiting"),
+            RecorderState::Failed => ("failed", "FAILED"),
+        };
+        let _ = write!(
+            o,
+            "<span class=\"badge {class}\">{label}</span></h3><dl>\
+             <dt>Written</dt><dd>{} · {} closed</dd>",
+            size(r.bytes_written),
+            plural(r.segments_closed as usize, "segment", "segments"),
+        );
+        if r.frames_dropped > 0 {
+            let _ = write!(
+                o,
+                "<dt>Lost</dt><dd>{} frames: the disk fell behind</dd>",
+                r.frames_dropped
+            );
+        }
+        if r.write_errors > 0 {
+            let _ = write!(
+                o,
+                "<dt>Errors</dt><dd>{} (each ended a segment; see the log)</dd>",
+                plural(r.write_errors as usize, "failed write", "failed writes")
+            );
+        }
+        o.push_str("</dl>");
+    } else {
+        o.push_str("<span class=\"badge waiting\">not recorded now</span></h3>");
+    }
+    if segments.is_empty() {
+        o.push_str("<p class=\"sub\">No segments yet.</p></div>");
+        return;
+    }
+    o.push_str("<ul class=\"segs\">");
+    let q = token_query(request);
+    for segment in segments.iter().take(SEGMENTS_PER_STREAM) {
+        let start = utc_timestamp(std::time::UNIX_EPOCH + Duration::from_secs(segment.start));
+        // `2024-05-01 12:00:00 UTC`
+        let start = format!(
+            "{} {} UTC",
+            start.get(..10).unwrap_or_default(),
+            start.get(11..19).unwrap_or_default()
+        );
+        let length = match (segment.open, segment.duration_ms) {
+            (true, _) => "recording…".to_string(),
+            (false, Some(ms)) => duration(Duration::from_millis(u64::from(ms))),
+            (false, None) => "length unknown".to_string(),
+        };
+        o.push_str("<li>");
+        match segment.download() {
+            Some(href) => {
+                let _ = write!(
+                    o,
+                    "<a href=\"{}{q}\" download>{}</a>",
+                    escaped(&href),
+                    escaped(segment.file())
+                );
+            }
+            None => o.push_str(&escaped(segment.file())),
+        }
+        let _ = write!(
+            o,
+            "<br><span class=\"dim\">{start} · {} · {}</span></li>",
+            escaped(&length),
+            size(segment.bytes)
+        );
+    }
+    o.push_str("</ul>");
+    if segments.len() > SEGMENTS_PER_STREAM {
+        let _ = write!(
+            o,
+            "<p class=\"sub\">{} more in <a href=\"/api/v1/recordings{q}\">/api/v1/recordings</a></p>",
+            segments.len() - SEGMENTS_PER_STREAM
+        );
+    }
+    o.push_str("</div>");
+}
+
 fn camera_section(o: &mut String, site: &Site, request: &PageRequest<'_>) {
     let host = escaped(&site.camera_host(request.host));
     let app = escaped(&site.app);
@@ -303,10 +482,119 @@ mod tests {
     }
 
     #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(640 * 1024), "640 KiB");
+        assert_eq!(size(1_258_291), "1.2 MiB");
+        assert_eq!(size(3_650_722_202), "3.40 GiB");
+    }
+
+    #[test]
     fn outside_text_is_escaped() {
         assert_eq!(
             escaped("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    fn page_with(recordings: &RecordingsView, token: Option<&str>) -> String {
+        let view = ServerView {
+            streams: Vec::new(),
+            pushes: Vec::new(),
+            stats: crate::server::stats::StatsSnapshot::default(),
+            uptime: Duration::from_secs(5),
+            resident_bytes: None,
+            recordings: recordings.snapshot.clone(),
+        };
+        let site = Site {
+            rtmps: "127.0.0.1:1936".parse().unwrap(),
+            rtmp: None,
+            app: "live".into(),
+            key_hints: Vec::new(),
+            play_key_required: false,
+            key_source: String::new(),
+            certificate: None,
+        };
+        let request = PageRequest { host: None, token };
+        render(&view, recordings, &site, &request)
+    }
+
+    #[test]
+    fn recordings_show_the_budget_and_each_streams_segments_with_links() {
+        use crate::server::recorder::{BudgetSnapshot, RecordingsSnapshot};
+        let segment = |path: &str, start: u64, open: bool| SegmentView {
+            stream: "live/cam".into(),
+            path: path.into(),
+            start,
+            bytes: 3 << 20,
+            duration_ms: (!open).then_some(600_000),
+            open,
+        };
+        let mut segments = vec![segment(
+            "live/cam/20240501T121000Z.flv.part",
+            1_714_565_400,
+            true,
+        )];
+        for i in 0..10u64 {
+            let start = 1_714_564_800 - i * 600;
+            let stamp = crate::server::recorder::layout::utc_stamp(
+                std::time::UNIX_EPOCH + Duration::from_secs(start),
+            );
+            segments.push(segment(&format!("live/cam/{stamp}.flv"), start, false));
+        }
+        segments.push(SegmentView {
+            stream: "live/old".into(),
+            ..segment("live/old/20240401T000000Z.flv", 1_711_929_600, false)
+        });
+        let recordings = RecordingsView {
+            snapshot: RecordingsSnapshot {
+                dir: Some("/rec".into()),
+                budget: Some(BudgetSnapshot {
+                    max_bytes: 100 << 20,
+                    used_bytes: 25 << 20,
+                    segments: 11,
+                    deleted_segments: 2,
+                    deleted_bytes: 6 << 20,
+                    keep: None,
+                }),
+                recorders: vec![RecorderSnapshot {
+                    stream: "live/cam".into(),
+                    state: RecorderState::Recording,
+                    current_segment: None,
+                    bytes_written: 33 << 20,
+                    frames_written: 9000,
+                    segments_closed: 10,
+                    frames_dropped: 57,
+                    drop_events: 1,
+                    write_errors: 0,
+                }],
+            },
+            segments,
+            limit: 200,
+        };
+        let page = page_with(&recordings, Some("t0k"));
+        for needle in [
+            "<h2>Recordings</h2>",
+            "<dt>Disk</dt><dd>25.0 MiB of 100.0 MiB used (25%)</dd>",
+            "<span style=\"width:25%\">",
+            "<dt>Deleted</dt><dd>2 segments (6.0 MiB)",
+            "<h3>live/cam<span class=\"badge live\">REC</span></h3>",
+            "<dt>Lost</dt><dd>57 frames",
+            "<li>20240501T121000Z.flv.part<br><span class=\"dim\">2024-05-01 12:10:00 UTC · recording… · 3.0 MiB</span></li>",
+            "<a href=\"/recordings/live/cam/20240501T120000Z.flv?token=t0k\" download>20240501T120000Z.flv</a><br><span class=\"dim\">2024-05-01 12:00:00 UTC · 10m 00s · 3.0 MiB</span>",
+            "3 more in <a href=\"/api/v1/recordings?token=t0k\">",
+            "<h3>live/old<span class=\"badge waiting\">not recorded now</span></h3>",
+            "href=\"/recordings/live/old/20240401T000000Z.flv?token=t0k\"",
+        ] {
+            assert!(page.contains(needle), "no {needle:?} in\n{page}");
+        }
+        assert!(!page.contains("href=\"/recordings/live/cam/20240501T121000Z.flv.part"));
+        assert_eq!(page.matches("<li>").count(), SEGMENTS_PER_STREAM + 1);
+
+        let off = page_with(&RecordingsView::default(), None);
+        assert!(
+            off.contains("<h2>Recordings</h2><div class=\"card\">Off."),
+            "{off}"
         );
     }
 }

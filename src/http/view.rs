@@ -1,4 +1,5 @@
-//! One consistent reading of the server for a response: counters, streams, pushes, memory.
+//! One consistent reading of the server for a response: counters, streams, pushes, memory,
+//! recordings.
 //!
 //! Stream names are shown as the hub has them, `app/NAME`: since streams have public names
 //! apart from their keys, no key ever names a hub stream (players of any other name are
@@ -11,6 +12,7 @@ use super::process::resident_bytes;
 use super::rates::{RateSampler, Rates};
 use crate::server::hub::{MediaSummary, StreamCounts, TrackInfo};
 use crate::server::push_status::PushSnapshot;
+use crate::server::recorder::RecordingsSnapshot;
 use crate::server::shared::Shared;
 use crate::server::stats::StatsSnapshot;
 
@@ -52,6 +54,8 @@ pub struct ServerView {
     pub uptime: Duration,
     /// Resident memory, where /proc tells.
     pub resident_bytes: Option<u64>,
+    /// The recorders' counters and the disk budget (empty when recording is off).
+    pub recordings: RecordingsSnapshot,
 }
 
 /// Reads the server now; `sampler` gives the rates.
@@ -95,5 +99,6 @@ pub fn gather(shared: &Shared, sampler: &RateSampler, now: Instant) -> ServerVie
         stats: shared.stats.snapshot(),
         uptime: now.saturating_duration_since(shared.started),
         resident_bytes: resident_bytes(),
+        recordings: shared.recordings.snapshot(),
     }
 }

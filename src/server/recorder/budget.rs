@@ -41,6 +41,9 @@ pub struct ClosedSegment {
     pub start: u64,
     /// Its size.
     pub bytes: u64,
+    /// Its media duration in ms, when known (closed or repaired in this run; not read back
+    /// from segments found at start).
+    pub duration_ms: Option<u32>,
     /// When it was last written.
     pub ended: SystemTime,
 }
@@ -245,6 +248,7 @@ mod tests {
             stem,
             start,
             bytes,
+            duration_ms: None,
             ended,
         }
     }

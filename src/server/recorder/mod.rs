@@ -217,6 +217,7 @@ pub fn prepare(settings: RecordSettings) -> Result<PreparedRecording, RecordErro
             stem: segment.name.stem,
             start: segment.name.start,
             bytes: meta.len(),
+            duration_ms: None,
             ended: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         });
     }

@@ -162,8 +162,8 @@ pub struct BudgetSnapshot {
     pub keep: Option<Duration>,
 }
 
-/// A copy of the recordings' status at one moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A copy of the recordings' status at one moment (the default: recording is off).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordingsSnapshot {
     /// The recording folder; `None` when recording is off (everything else is empty).
     pub dir: Option<PathBuf>,
@@ -182,6 +182,9 @@ pub struct SegmentSnapshot {
     pub bytes: u64,
     /// Seconds since 1970 of its start (UTC).
     pub start: u64,
+    /// Its media duration in ms, when known (see `ClosedSegment::duration_ms`; `None` while
+    /// open).
+    pub duration_ms: Option<u32>,
     /// Still being written.
     pub open: bool,
 }
@@ -230,11 +233,7 @@ impl RecordingRegistry {
     /// The counters and the budget now.
     pub fn snapshot(&self) -> RecordingsSnapshot {
         let Some(setup) = self.inner.setup.get() else {
-            return RecordingsSnapshot {
-                dir: None,
-                budget: None,
-                recorders: Vec::new(),
-            };
+            return RecordingsSnapshot::default();
         };
         let budget = {
             let budget = lock(&setup.budget);
@@ -291,19 +290,23 @@ impl RecordingRegistry {
                     path,
                     bytes,
                     start: name.start,
+                    duration_ms: None,
                     open: true,
                 },
             );
         }
+        list.truncate(limit);
+        // Only the newest are copied: the budget's lock is one the recorders take too, and
+        // it may index tens of thousands of segments.
         let budget = lock(&setup.budget);
-        let closed = budget.closed().iter().rev().map(|s| SegmentSnapshot {
+        let closed = budget.closed().iter().rev().take(limit - list.len());
+        list.extend(closed.map(|s| SegmentSnapshot {
             path: s.rel_path.clone(),
             bytes: s.bytes,
             start: s.start,
+            duration_ms: s.duration_ms,
             open: false,
-        });
-        list.extend(closed);
-        list.truncate(limit);
+        }));
         list
     }
 
@@ -351,6 +354,7 @@ mod tests {
             stem: "20240501T120000Z".into(),
             start: 1_714_564_800,
             bytes: 300,
+            duration_ms: Some(600_000),
             ended: SystemTime::now(),
         });
         budget.set_open(1, 50);
@@ -382,6 +386,7 @@ mod tests {
                 ("live/cam/20240501T120000Z.flv", false)
             ]
         );
+        assert_eq!(segments[1].duration_ms, Some(600_000));
         assert_eq!(registry.segments(1).len(), 1);
         assert_eq!(
             registry.file("live/cam/20240501T120000Z.flv"),
@@ -394,5 +399,32 @@ mod tests {
         );
         assert_eq!(registry.file("../etc/passwd"), None);
         assert_eq!(registry.file("live/cam/20240501T000000Z.flv"), None);
+    }
+
+    #[test]
+    fn only_the_newest_segments_are_listed() {
+        let registry = RecordingRegistry::default();
+        let mut budget = Budget::new(BudgetLimits {
+            max_bytes: u64::MAX,
+            keep: None,
+            keep_free: 0,
+        });
+        for start in 0..1000u64 {
+            let stem = format!("{start:016}");
+            budget.add_closed(ClosedSegment {
+                rel_path: format!("live/cam/{stem}.flv"),
+                path: PathBuf::from(format!("/rec/live/cam/{stem}.flv")),
+                stem,
+                start,
+                bytes: 1,
+                duration_ms: None,
+                ended: SystemTime::now(),
+            });
+        }
+        registry.set_up(PathBuf::from("/rec"), Arc::new(Mutex::new(budget)));
+        let starts: Vec<u64> = registry.segments(3).iter().map(|s| s.start).collect();
+        assert_eq!(starts, [999, 998, 997]);
+        assert!(registry.segments(0).is_empty());
+        assert_eq!(registry.segments(5000).len(), 1000);
     }
 }

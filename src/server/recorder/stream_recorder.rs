@@ -443,9 +443,14 @@ impl StreamRecorder {
         self.counters.set_current(None);
         self.setup.budget().set_open(self.id, 0);
         match repair_segment(&path, now + REPAIR_TIME) {
-            Ok(Repaired::Finished { path, kept, .. }) => {
+            Ok(Repaired::Finished {
+                path,
+                kept,
+                duration_ms,
+                ..
+            }) => {
                 if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-                    self.index_closed(name, kept);
+                    self.index_closed(name, kept, duration_ms);
                 }
             }
             Ok(_) => {}
@@ -478,7 +483,7 @@ impl StreamRecorder {
                     end.describe()
                 );
                 self.counters.segment_closed();
-                self.index_closed(&closed.file_name, closed.bytes);
+                self.index_closed(&closed.file_name, closed.bytes, closed.duration_ms);
             }
             Err(e) => {
                 warn!(
@@ -492,8 +497,9 @@ impl StreamRecorder {
         }
     }
 
-    /// Adds closed segment `file_name` of `bytes` to the budget and keeps the budget.
-    fn index_closed(&mut self, file_name: &str, bytes: u64) {
+    /// Adds closed segment `file_name` of `bytes` and `duration_ms` of media to the budget
+    /// and keeps the budget.
+    fn index_closed(&mut self, file_name: &str, bytes: u64, duration_ms: u32) {
         if let Some(name) = SegmentName::parse(file_name) {
             self.setup.budget().add_closed(ClosedSegment {
                 rel_path: format!("{}/{file_name}", self.rel_dir),
@@ -501,6 +507,7 @@ impl StreamRecorder {
                 stem: name.stem,
                 start: name.start,
                 bytes,
+                duration_ms: Some(duration_ms),
                 ended: SystemTime::now(),
             });
         }
