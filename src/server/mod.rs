@@ -12,6 +12,7 @@
 //!   chunk headers.
 //! - `shared`, `settings`, `stats`, `connection_slot`: state shared across connections:
 //!   the settings in force (swapped whole on reload), counters, connection limits.
+//! - `reload`: SIGHUP and certificate-file changes, turned into new settings.
 //! - `push_status`: the pushes to upstream servers as operators see them.
 //! - `close_reason`: why a connection ended, typed.
 //! - `keys`: stream keys.
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod listener;
 pub mod out_batch;
 pub mod push_status;
+pub mod reload;
 pub mod settings;
 pub mod shared;
 pub mod stats;
