@@ -295,6 +295,12 @@ file_keys! {
     tls_out_kib: Option<usize>,
     /// Session thread stack.
     worker_stack_kib: Option<usize>,
+    /// HTTP listener (metrics, API, status page).
+    http_listen: Option<SocketAddr>,
+    /// Its token.
+    http_token: Option<String>,
+    /// Its token, from a file.
+    http_token_file: Option<PathBuf>,
 }
 
 /// Keys that go together: an option given on the command line for any of them drops the
@@ -303,6 +309,7 @@ const GROUPS: &[&[&str]] = &[
     &["cert", "key"],
     &["publish_keys_file", "stream.publish_keys"],
     &["play_keys", "play_keys_file", "stream.play_keys"],
+    &["http_token", "http_token_file"],
 ];
 
 /// One `[[stream]]` table.

@@ -74,6 +74,20 @@ pub fn report(loaded: &Loaded) -> Vec<String> {
     );
     out.line("tls_out_kib", kib(limits.tls_out_bytes));
     out.line("worker_stack_kib", kib(limits.worker_stack));
+    match &config.http {
+        Some(http) => {
+            out.line("http_listen", quoted(&http.listen.to_string()));
+            match &http.token {
+                Some(token) => out.line("http_token", quoted(&mask(token))),
+                None => out.unset("http_token", "none (a loopback listener)"),
+            }
+        }
+        None => {
+            out.unset("http_listen", "off");
+            out.unset("http_token", "none");
+        }
+    }
+    out.unset("http_token_file", "its token, if any, is http_token");
     // Files the keys were read from: already part of the key lists below.
     out.unset(
         "publish_keys_file",

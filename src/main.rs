@@ -7,7 +7,7 @@ use log::{error, info, warn};
 
 use rtmpsd::config::Args;
 use rtmpsd::config_file::{self, Loaded};
-use rtmpsd::key_spec::DEFAULT_STREAM_NAME;
+use rtmpsd::key_spec::{DEFAULT_STREAM_NAME, PublishKey};
 use rtmpsd::server::accept::Server;
 use rtmpsd::server::listener::Listeners;
 use rtmpsd::server::reload::Reloader;
@@ -113,6 +113,15 @@ fn run(args: Args, loaded: Loaded) -> Result<(), String> {
         !config.play_keys.is_empty() || config.stream_play_keys.iter().any(|k| k.stream == name)
     };
     let cert_path = built.cert_path.clone();
+    let fingerprint = built.fingerprint.clone();
+    // The keys in force, for the status page's hints: the configured ones, or the made one.
+    let mut publish_keys = config.publish_keys.clone();
+    if let Some((key, _)) = &built.stored_key {
+        publish_keys.push(PublishKey {
+            stream: DEFAULT_STREAM_NAME.to_string(),
+            key: key.clone(),
+        });
+    }
     let reloader = Reloader::new(args, loaded.clone(), &built, Instant::now());
     let mut server =
         Server::new(listeners, built.settings).map_err(|e| format!("server setup: {e}"))?;
@@ -144,5 +153,13 @@ fn run(args: Args, loaded: Loaded) -> Result<(), String> {
             cert_path.display()
         );
     }
+    let running = rtmpsd::http::Running {
+        rtmps: addr,
+        rtmp: server.rtmp_addr(),
+        publish_keys: &publish_keys,
+        cert_path: &cert_path,
+        fingerprint: &fingerprint,
+    };
+    let _http = rtmpsd::http::start(config, server.shared(), &running)?;
     server.run().map_err(|e| format!("server failed: {e}"))
 }

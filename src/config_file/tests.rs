@@ -44,7 +44,11 @@ fn the_example_file_parses_and_documents_every_key() {
     // Every key's value in the example is one the server takes (files it names aside).
     let without_files: String = text
         .lines()
-        .filter(|l| !l.starts_with("publish_keys_file") && !l.starts_with("play_keys_file"))
+        .filter(|l| {
+            !l.starts_with("publish_keys_file")
+                && !l.starts_with("play_keys_file")
+                && !l.starts_with("http_token_file")
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     let loaded = load_with(&[], &without_files).expect("the example's values are valid");
@@ -103,6 +107,8 @@ idle_timeout_secs = 5
 max_message_kib = 1000
 tls_out_kib = 64
 worker_stack_kib = 128
+http_listen = "0.0.0.0:8080"
+http_token = "a-long-http-token"
 
 [[stream]]
 name = "cam1"
@@ -165,9 +171,28 @@ publish_keys = ["cam2-key"]
     assert_eq!(l.session.chunk.max_message_len, 1000 * 1024);
     assert_eq!(l.tls_out_bytes, 64 * 1024);
     assert_eq!(l.worker_stack, 128 * 1024);
-    for (key, _) in KEYS {
+    let http = c.http.as_ref().expect("http settings");
+    assert_eq!(http.listen, "0.0.0.0:8080".parse().unwrap());
+    assert_eq!(http.token.as_deref(), Some("a-long-http-token"));
+    for (key, _) in KEYS.iter().filter(|(k, _)| *k != "http_token_file") {
         assert_eq!(loaded.origin(key), Origin::File, "{key}");
     }
+    // The token from a file instead (the two are one setting).
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "token-from-a-file\n").unwrap();
+    let text = format!(
+        "http_listen = \"0.0.0.0:8080\"\nhttp_token_file = \"{}\"\n",
+        token_file.display()
+    );
+    let loaded = load_with(&[], &text).unwrap();
+    let http = loaded.config.http.unwrap();
+    assert_eq!(http.token.as_deref(), Some("token-from-a-file"));
+    // The command line's token replaces the file's token file.
+    let loaded = load_with(&["--http-token", "token-from-a-flag"], &text).unwrap();
+    assert_eq!(
+        loaded.config.http.unwrap().token.as_deref(),
+        Some("token-from-a-flag")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

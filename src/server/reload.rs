@@ -4,8 +4,8 @@
 //!
 //! A reload is all or nothing: a file with an error, or a certificate that does not load,
 //! leaves every running setting as it was, and the log says why. What a reload cannot
-//! change (the listeners, the log level) keeps its running value and the log says a restart
-//! is needed for it. Keys are never logged: only which streams' keys changed.
+//! change (the listeners, the HTTP token, the log level) keeps its running value and the log
+//! says a restart is needed for it. Keys are never logged: only which streams' keys changed.
 
 use std::fs;
 use std::path::PathBuf;
@@ -151,6 +151,12 @@ impl Reloader {
         if config.log != running.log {
             config.log = running.log.clone();
             changed.push("log");
+        }
+        // The HTTP listener keeps its address and token until a restart.
+        let http = |c: &Config| c.http.as_ref().map(|h| (h.listen, h.token.clone()));
+        if http(config) != http(running) {
+            config.http = running.http.clone();
+            changed.push("the http listener");
         }
         changed
     }
