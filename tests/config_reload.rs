@@ -112,8 +112,22 @@ fn live_publisher(url: &str) -> Publisher {
     )
 }
 
-fn live_player(url: &str) -> Player {
-    Player::start_with(Ffmpeg::Debian, url, &PlayOpts::fast_start(LIVE_SECS + 30.0))
+/// A player of a stream that is live already (ffmpeg probes it: both tracks are found).
+fn live_player(server: &ServerProcess, name: &str) -> Player {
+    assert!(
+        server.wait_for_log(&format!("publishing live/{name}"), Duration::from_secs(20)),
+        "the publisher never went live: {:#?}",
+        server.logs()
+    );
+    let opts = PlayOpts {
+        seconds: LIVE_SECS + 30.0,
+        ..PlayOpts::default()
+    };
+    Player::start_with(
+        Ffmpeg::Debian,
+        &server.rtmps_url(&format!("live/{name}")),
+        &opts,
+    )
 }
 
 /// Publishes three seconds to `url` and says whether the server took the whole stream.
@@ -227,8 +241,8 @@ fn sighup_adds_a_stream_for_new_publishers_while_a_live_stream_keeps_playing() {
         "--log",
         "debug",
     ]);
-    let player = live_player(&server.rtmps_url("live/cam1"));
     let mut publisher = live_publisher(&server.rtmps_url("live/cam1-key-0001"));
+    let player = live_player(&server, "cam1");
     assert!(
         player.wait_first_frame(Duration::from_secs(20)).is_some(),
         "the live player got nothing: {:?}",
@@ -280,7 +294,7 @@ fn sighup_adds_a_stream_for_new_publishers_while_a_live_stream_keeps_playing() {
         "the live publisher failed: {:?}",
         publisher.logs()
     );
-    assert_played_through(&player.wait(), LIVE_SECS);
+    assert_played_through(&player.wait(), LIVE_SECS - 4.0);
     let logs = server.logs().join("\n");
     assert!(!logs.contains("key-000"), "a key reached the log:\n{logs}");
 }
@@ -351,8 +365,8 @@ fn a_swapped_certificate_reaches_new_clients_while_the_live_player_keeps_playing
         "cam1=cam1-key-0001",
     ]);
     assert_eq!(served_fingerprint(server.addr()), print_a);
-    let player = live_player(&server.rtmps_url("live/cam1"));
     let mut publisher = live_publisher(&server.rtmps_url("live/cam1-key-0001"));
+    let player = live_player(&server, "cam1");
     assert!(
         player.wait_first_frame(Duration::from_secs(20)).is_some(),
         "{:?}",
@@ -418,7 +432,7 @@ fn a_swapped_certificate_reaches_new_clients_while_the_live_player_keeps_playing
         "the live publisher failed: {:?}",
         publisher.logs()
     );
-    assert_played_through(&player.wait(), LIVE_SECS);
+    assert_played_through(&player.wait(), LIVE_SECS - 4.0);
 }
 
 /// The rtmpsd binary with `env`, its stderr in a file; stopped by pid when dropped.
