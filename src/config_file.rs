@@ -549,34 +549,53 @@ pub fn parse(text: &str) -> Result<ConfigFile, String> {
         located(text, e.span().map_or(0, |s| s.start), message)
     })?;
     let mut file = ConfigFile::default();
-    // The table is sorted by key: go in the file's order, so the first error is reported.
-    let mut entries: Vec<_> = root.get_ref().iter().collect();
-    entries.sort_by_key(|(key, _)| key.span().start);
-    for (key, value) in entries {
+    // The table is in key order: the error reported is the one nearest the file's top.
+    let mut first = FirstError::default();
+    for (key, value) in root.get_ref().iter() {
         let name: &str = key.get_ref();
-        let in_value = |e: String| located(text, value.span().start, &format!("{name}: {e}"));
         if name == "stream" {
-            file.stream = read_streams(text, value)?;
+            match read_streams(text, value) {
+                Ok(streams) => file.stream = streams,
+                Err((at, e)) => first.note(at, e),
+            }
             continue;
         }
-        if !file.set(name, value.get_ref()).map_err(in_value)? {
-            let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).chain(["stream"]).collect();
-            return Err(located(text, key.span().start, &unknown_key(name, &known)));
+        match file.set(name, value.get_ref()) {
+            Ok(true) => {}
+            Ok(false) => {
+                let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).chain(["stream"]).collect();
+                first.note(key.span().start, unknown_key(name, &known));
+            }
+            Err(e) => first.note(value.span().start, format!("{name}: {e}")),
         }
     }
-    Ok(file)
+    match first.0 {
+        Some((at, e)) => Err(located(text, at, &e)),
+        None => Ok(file),
+    }
 }
 
-/// The `[[stream]]` tables; errors name their line.
+/// The error at the smallest offset among those noted.
+#[derive(Default)]
+struct FirstError(Option<(usize, String)>);
+
+impl FirstError {
+    fn note(&mut self, at: usize, error: String) {
+        if self.0.as_ref().is_none_or(|(first, _)| at < *first) {
+            self.0 = Some((at, error));
+        }
+    }
+}
+
+/// The `[[stream]]` tables; an error comes with its offset.
 fn read_streams(
     text: &str,
     value: &toml::Spanned<DeValue<'_>>,
-) -> Result<Vec<StreamTable>, String> {
+) -> Result<Vec<StreamTable>, (usize, String)> {
     let not_tables = || {
-        located(
-            text,
+        (
             value.span().start,
-            "stream: expected [[stream]] tables",
+            "stream: expected [[stream]] tables".to_string(),
         )
     };
     let DeValue::Array(tables) = value.get_ref() else {
@@ -595,32 +614,34 @@ fn read_streams(
             play_keys: Vec::new(),
         };
         let mut named = false;
-        let mut entries: Vec<_> = entries.iter().collect();
-        entries.sort_by_key(|(key, _)| key.span().start);
-        for (key, value) in entries {
+        let mut first = FirstError::default();
+        for (key, value) in entries.iter() {
             let name: &str = key.get_ref();
-            let at_value =
-                |e: String| located(text, value.span().start, &format!("[[stream]] {name}: {e}"));
-            match name {
-                "name" => {
-                    stream.name = String::from_toml(value.get_ref()).map_err(at_value)?;
+            let at = value.span().start;
+            let read = match name {
+                "name" => String::from_toml(value.get_ref()).map(|n| {
+                    stream.name = n;
                     named = true;
-                }
+                }),
                 "publish_keys" => {
-                    stream.publish_keys = Slot::from_toml(value.get_ref()).map_err(at_value)?
+                    Slot::from_toml(value.get_ref()).map(|keys| stream.publish_keys = keys)
                 }
-                "play_keys" => {
-                    stream.play_keys = Slot::from_toml(value.get_ref()).map_err(at_value)?
-                }
+                "play_keys" => Slot::from_toml(value.get_ref()).map(|keys| stream.play_keys = keys),
                 other => {
                     let known = ["name", "publish_keys", "play_keys"];
-                    let why = unknown_key(other, &known);
-                    return Err(located(text, key.span().start, &why));
+                    first.note(key.span().start, unknown_key(other, &known));
+                    continue;
                 }
+            };
+            if let Err(e) = read {
+                first.note(at, format!("[[stream]] {name}: {e}"));
             }
         }
+        if let Some(error) = first.0 {
+            return Err(error);
+        }
         if !named {
-            return Err(format!("line {line}: [[stream]] without a name"));
+            return Err((table.span().start, "[[stream]] without a name".to_string()));
         }
         streams.push(stream);
     }

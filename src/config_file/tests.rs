@@ -337,7 +337,7 @@ fn stream_tables_are_checked_and_keys_stay_out_of_errors() {
         ),
         (
             "publish_keys = [\"k-secret\"]",
-            "line 2: [[stream]] without a name",
+            "line 2, column 1: [[stream]] without a name",
         ),
     ];
     for (body, want) in cases {
@@ -409,4 +409,25 @@ fn numbers_take_toml_forms_and_refuse_what_is_no_count() {
     }
     let err = load_with(&[], "apps = [\"live\", 3]\n").unwrap_err();
     assert!(err.ends_with("apps: item 2: expected a string"), "{err}");
+}
+
+#[test]
+fn of_several_errors_the_first_in_the_file_is_reported() {
+    // Keys are read in their table's (alphabetical) order; the report is the file's.
+    let text = "zzz_unknown = 1\nlisten = 5\n[[stream]]\nname = 3\nbogus = 1\n";
+    let err = load_with(&[], text).unwrap_err();
+    assert!(
+        err.starts_with("rtmpsd.toml: line 1, column 1: unknown key `zzz_unknown`"),
+        "{err}"
+    );
+    let err = load_with(&[], "listen = 5\n[[stream]]\nname = 3\nbogus = 1\n").unwrap_err();
+    assert!(
+        err.starts_with("rtmpsd.toml: line 1, column 10: listen: expected an address"),
+        "{err}"
+    );
+    let err = load_with(&[], "[[stream]]\nzeta = 1\nname = 3\n").unwrap_err();
+    assert!(
+        err.starts_with("rtmpsd.toml: line 2, column 1: unknown key `zeta`"),
+        "{err}"
+    );
 }

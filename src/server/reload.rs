@@ -230,42 +230,45 @@ pub fn changes(old: &Loaded, new: &Loaded) -> Vec<String> {
         out.push(format!("streams removed: {}", removed.join(", ")));
     }
     let keys_of = |c: &Config, name: &str| -> (Vec<String>, Vec<String>) {
-        let mut publish: Vec<String> = c
+        let publish: Vec<String> = c
             .publish_keys
             .iter()
             .filter(|p| p.stream == name)
             .map(|p| p.key.clone())
             .collect();
-        let mut play: Vec<String> = c
+        let play: Vec<String> = c
             .stream_play_keys
             .iter()
             .filter(|p| p.stream == name)
             .map(|p| p.key.clone())
             .collect();
-        publish.sort();
-        play.sort();
         (publish, play)
     };
     let rekeyed: Vec<&str> = new_names
         .iter()
-        .filter(|n| old_names.contains(n) && keys_of(old, n) != keys_of(new, n))
+        .filter(|n| {
+            let (old_publish, old_play) = keys_of(old, n);
+            let (new_publish, new_play) = keys_of(new, n);
+            old_names.contains(n)
+                && !(same_keys(&old_publish, &new_publish) && same_keys(&old_play, &new_play))
+        })
         .map(String::as_str)
         .collect();
     if !rekeyed.is_empty() {
         out.push(format!("keys changed for: {}", rekeyed.join(", ")));
     }
-    let sorted = |keys: &[String]| {
-        let mut keys = keys.to_vec();
-        keys.sort();
-        keys
-    };
-    if sorted(&old.play_keys) != sorted(&new.play_keys) {
+    if !same_keys(&old.play_keys, &new.play_keys) {
         out.push(format!(
             "play keys for every stream changed ({} now)",
             new.play_keys.len()
         ));
     }
     out
+}
+
+/// Whether two lists hold the same keys, in any order.
+fn same_keys(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len() && a.iter().all(|k| b.contains(k)) && b.iter().all(|k| a.contains(k))
 }
 
 /// A file's identity and version: device, inode, size and modification time. A file
