@@ -76,6 +76,9 @@ impl Reloader {
         }
         shared.hub.set_limits(hub_limits(&loaded.config));
         shared.settings.store(built.settings);
+        // Hook for pushes to upstream servers ([[push]] tables, --push): when the push module
+        // can start and stop one push by itself, start the targets `loaded` has and `running`
+        // has not, and stop those it no longer has, here, after the settings are stored.
         self.fingerprint = built.fingerprint;
         self.cert_files = stamps;
         self.running = loaded;
