@@ -113,6 +113,13 @@ impl FromToml for String {
     }
 }
 
+impl FromToml for bool {
+    const WHAT: &'static str = "true or false";
+    fn from_toml(value: &DeValue<'_>) -> Result<Self, String> {
+        value.as_bool().ok_or_else(expected::<Self>)
+    }
+}
+
 impl FromToml for PathBuf {
     const WHAT: &'static str = "a path in quotes";
     fn from_toml(value: &DeValue<'_>) -> Result<Self, String> {
@@ -301,6 +308,14 @@ file_keys! {
     http_token: Option<String>,
     /// Its token, from a file.
     http_token_file: Option<PathBuf>,
+    /// Recording folder.
+    record_dir: Option<PathBuf>,
+    /// Recorded segment length.
+    record_segment_secs: Option<u64>,
+    /// Recording budget.
+    record_max_mib: Option<u64>,
+    /// Recording age limit.
+    record_keep_hours: Option<u64>,
 }
 
 /// Keys that go together: an option given on the command line for any of them drops the
@@ -322,6 +337,8 @@ pub struct StreamTable {
     pub publish_keys: Vec<String>,
     /// Keys that play it (and only it), besides the top-level `play_keys`.
     pub play_keys: Vec<String>,
+    /// Whether it is recorded (under `record_dir`); unset: it is.
+    pub record: Option<bool>,
 }
 
 /// Where a setting's value came from.
@@ -449,6 +466,12 @@ pub fn load_text(mut args: Args, text: &str, path: Option<&Path>) -> Result<Load
     }
     let mut config = Config::from_args(args).map_err(|e| annotate(e, &file_lines, path))?;
     config.stream_play_keys = stream_keys.play;
+    if let (None, Some((line, name))) = (&config.record, &stream_keys.recording_on) {
+        return Err(in_file(format!(
+            "line {line}: [[stream]] {name}: record = true needs record_dir"
+        )));
+    }
+    config.recording_off = stream_keys.recording_off;
     check_stream_play_keys(&config).map_err(in_file)?;
     Ok(Loaded {
         config,
@@ -469,6 +492,10 @@ fn systemd_state_directory() -> Option<PathBuf> {
 struct StreamKeysFromFile {
     publish: Vec<PublishKey>,
     play: Vec<StreamPlayKey>,
+    /// Streams with `record = false`.
+    recording_off: Vec<String>,
+    /// The first stream with `record = true`, and its table's line.
+    recording_on: Option<(usize, String)>,
     /// Kinds of keys the command line replaced (`stream.publish_keys`, `stream.play_keys`).
     dropped: Vec<&'static str>,
 }
@@ -516,6 +543,13 @@ impl StreamKeysFromFile {
                         });
                     }
                 }
+            }
+            match table.record {
+                Some(false) => self.recording_off.push(name.clone()),
+                Some(true) if self.recording_on.is_none() => {
+                    self.recording_on = Some((line, name.clone()))
+                }
+                _ => {}
             }
             names.push(name);
         }
@@ -612,6 +646,7 @@ fn read_streams(
             name: String::new(),
             publish_keys: Vec::new(),
             play_keys: Vec::new(),
+            record: None,
         };
         let mut named = false;
         let mut first = FirstError::default();
@@ -627,8 +662,9 @@ fn read_streams(
                     Slot::from_toml(value.get_ref()).map(|keys| stream.publish_keys = keys)
                 }
                 "play_keys" => Slot::from_toml(value.get_ref()).map(|keys| stream.play_keys = keys),
+                "record" => bool::from_toml(value.get_ref()).map(|on| stream.record = Some(on)),
                 other => {
-                    let known = ["name", "publish_keys", "play_keys"];
+                    let known = ["name", "publish_keys", "play_keys", "record"];
                     first.note(key.span().start, unknown_key(other, &known));
                     continue;
                 }

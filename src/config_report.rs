@@ -88,6 +88,33 @@ pub fn report(loaded: &Loaded) -> Vec<String> {
         }
     }
     out.unset("http_token_file", "its token, if any, is http_token");
+    match &config.record {
+        Some(record) => {
+            out.line("record_dir", path(&record.dir));
+            out.line("record_segment_secs", secs(record.segment));
+            match record.max_bytes {
+                Some(bytes) => out.line("record_max_mib", (bytes >> 20).to_string()),
+                None => out.unset(
+                    "record_max_mib",
+                    "what the disk holds, less 5% (at most 1 GiB)",
+                ),
+            }
+            match record.keep {
+                Some(keep) => out.line("record_keep_hours", (keep.as_secs() / 3600).to_string()),
+                None => out.unset("record_keep_hours", "until the budget needs the room"),
+            }
+        }
+        None => {
+            for key in [
+                "record_dir",
+                "record_segment_secs",
+                "record_max_mib",
+                "record_keep_hours",
+            ] {
+                out.unset(key, "recording off");
+            }
+        }
+    }
     // Files the keys were read from: already part of the key lists below.
     out.unset(
         "publish_keys_file",
@@ -132,6 +159,9 @@ pub fn report(loaded: &Loaded) -> Vec<String> {
         );
         if !play.is_empty() {
             let _ = write!(line, ", play_keys = {}", masked(&play));
+        }
+        if config.record.is_some() && config.recording_off.iter().any(|n| n == name) {
+            line.push_str(", record = false");
         }
         let origin = loaded.origin("stream.publish_keys");
         let _ = write!(line, "  # {}", origin.word());

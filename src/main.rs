@@ -10,7 +10,8 @@ use rtmpsd::config_file::{self, Loaded};
 use rtmpsd::key_spec::{DEFAULT_STREAM_NAME, PublishKey};
 use rtmpsd::server::accept::Server;
 use rtmpsd::server::listener::Listeners;
-use rtmpsd::server::reload::Reloader;
+use rtmpsd::server::recorder::{self, RecordSettings};
+use rtmpsd::server::reload::{Reloader, recorded_streams};
 use rtmpsd::server::settings::Settings;
 use rtmpsd::{config_report, host, start_lines, tls};
 
@@ -103,6 +104,17 @@ fn run(args: Args, loaded: Loaded) -> Result<(), String> {
         .stream_names()
         .map(str::to_string)
         .collect();
+    // Before the server starts: a folder that cannot be written stops rtmpsd here.
+    let recording = match &config.record {
+        Some(record) => Some(
+            recorder::prepare(RecordSettings::new(
+                record,
+                recorded_streams(config, &names),
+            ))
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     // Under systemd stdout is the journal: the stored key stays in its file, not in the log.
     let stored_key = match &built.stored_key {
         Some(_) if rtmpsd::logging::stdout_is_journal() => None,
@@ -161,5 +173,11 @@ fn run(args: Args, loaded: Loaded) -> Result<(), String> {
         fingerprint: &fingerprint,
     };
     let _http = rtmpsd::http::start(config, server.shared(), &running)?;
-    server.run().map_err(|e| format!("server failed: {e}"))
+    let recorders = recording.map(|prepared| prepared.start(&server.shared()));
+    let outcome = server.run().map_err(|e| format!("server failed: {e}"));
+    // After the sessions: every open segment is closed and synced.
+    if let Some(recorders) = recorders {
+        recorders.stop();
+    }
+    outcome
 }

@@ -109,6 +109,10 @@ tls_out_kib = 64
 worker_stack_kib = 128
 http_listen = "0.0.0.0:8080"
 http_token = "a-long-http-token"
+record_dir = "/rec"
+record_segment_secs = 60
+record_max_mib = 2
+record_keep_hours = 3
 
 [[stream]]
 name = "cam1"
@@ -118,6 +122,7 @@ play_keys = ["cam1-play"]
 [[stream]]
 name = "cam2"
 publish_keys = ["cam2-key"]
+record = false
 "#,
         publish_file.display(),
         play_file.display()
@@ -171,6 +176,14 @@ publish_keys = ["cam2-key"]
     assert_eq!(l.session.chunk.max_message_len, 1000 * 1024);
     assert_eq!(l.tls_out_bytes, 64 * 1024);
     assert_eq!(l.worker_stack, 128 * 1024);
+    let record = c.record.as_ref().expect("recording");
+    assert_eq!(record.dir, PathBuf::from("/rec"));
+    assert_eq!(record.segment, Duration::from_secs(60));
+    assert_eq!(record.max_bytes, Some(2 << 20));
+    assert_eq!(record.keep, Some(Duration::from_secs(3 * 3600)));
+    assert_eq!(c.recording_off, ["cam2"]);
+    let recorded = crate::server::reload::recorded_streams(c, &["cam1".into(), "cam2".into()]);
+    assert_eq!(recorded, ["live/cam1", "studio/cam1"]);
     let http = c.http.as_ref().expect("http settings");
     assert_eq!(http.listen, "0.0.0.0:8080".parse().unwrap());
     assert_eq!(http.token.as_deref(), Some("a-long-http-token"));
@@ -428,6 +441,33 @@ fn of_several_errors_the_first_in_the_file_is_reported() {
     let err = load_with(&[], "[[stream]]\nzeta = 1\nname = 3\n").unwrap_err();
     assert!(
         err.starts_with("rtmpsd.toml: line 2, column 1: unknown key `zeta`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn recording_is_per_stream_and_needs_a_folder() {
+    let streams = "[[stream]]\nname = \"a\"\npublish_keys = [\"ka\"]\nrecord = true\n\
+                   [[stream]]\nname = \"b\"\npublish_keys = [\"kb\"]\nrecord = false\n";
+    let err = load_with(&[], streams).unwrap_err();
+    assert_eq!(
+        err,
+        "rtmpsd.toml: line 1: [[stream]] a: record = true needs record_dir"
+    );
+    let loaded = load_with(&["--record-dir", "/rec"], streams).unwrap();
+    assert_eq!(loaded.config.recording_off, ["b"]);
+    let err = load_with(
+        &[],
+        "[[stream]]\nname = \"a\"\npublish_keys = [\"k\"]\nrecord = 1\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("line 4, column 10: [[stream]] record: expected true or false"),
+        "{err}"
+    );
+    let err = load_with(&[], "record_max_mib = 5\n").unwrap_err();
+    assert!(
+        err.starts_with("rtmpsd.toml: line 1: record_max_mib: "),
         "{err}"
     );
 }

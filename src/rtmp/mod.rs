@@ -2,13 +2,15 @@
 //!
 //! Nothing here names sockets, threads, TLS, clocks or random number generators; the
 //! caller passes time and random bytes in as values. The layers, bottom up:
-//! `handshake`, `chunk`, `message`, `amf0`, `media`, and `session`, which drives the
-//! others for one server-side connection.
+//! `handshake`, `chunk`, `message`, `amf0`, `media` (audio and video tag headers, Enhanced
+//! RTMP included), `enhanced` (connect capabilities, ReconnectRequest), and `session`, which
+//! drives the others for one server-side connection.
 
 pub mod amf0;
 pub mod chunk;
 pub mod command;
 pub mod command_name;
+pub mod enhanced;
 mod error;
 pub mod handshake;
 pub mod media;

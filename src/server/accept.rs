@@ -20,7 +20,7 @@ use super::listener::{Listeners, plain_peer};
 use super::reload::Reloader;
 use super::settings::Settings;
 use super::shared::Shared;
-use super::worker::Worker;
+use super::worker::{RECONNECT_WAIT, Worker};
 use crate::sd_notify::{self, Notifier};
 
 const TLS_LISTENER: Token = Token(0);
@@ -30,6 +30,9 @@ const STOP: Token = Token(3);
 const HANGUP: Token = Token(4);
 /// How long shutdown waits for sessions to say goodbye.
 const DRAIN_TIME: Duration = Duration::from_millis(800);
+/// How long it waits when clients were asked to reconnect (enhanced RTMP): they stream on to
+/// their next keyframe first. Sessions that were not asked close at once, as before.
+const RECONNECT_DRAIN_TIME: Duration = DRAIN_TIME.saturating_add(RECONNECT_WAIT);
 
 /// A bound server, ready to run.
 pub struct Server {
@@ -230,8 +233,16 @@ impl Server {
         }
         self.notify("STOPPING=1");
         info!("stopping: closing {} sessions", self.shared.connections());
+        // Close the listeners first: a client asked to reconnect gets a refusal at once and
+        // retries, instead of waiting in a backlog nobody will accept from.
+        let Server {
+            tls_listener,
+            rtmp_listener,
+            ..
+        } = self;
+        drop((tls_listener, rtmp_listener));
         self.shared.stop();
-        let deadline = Instant::now() + DRAIN_TIME;
+        let deadline = Instant::now() + RECONNECT_DRAIN_TIME;
         while self.shared.connections() > 0 && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
         }

@@ -14,6 +14,8 @@
 //!   the settings in force (swapped whole on reload), counters, connection limits.
 //! - `reload`: SIGHUP and certificate-file changes, turned into new settings.
 //! - `push_status`: the pushes to upstream servers as operators see them.
+//! - `recorder`: local recording, a hub subscriber per stream writing segmented FLV within
+//!   a disk budget; `recorder::RecordingRegistry` is what operators see of it.
 //! - `close_reason`: why a connection ended, typed.
 //! - `keys`: stream keys.
 //! - `listener`: binding the listening sockets (dual-stack on `[::]`) and naming peers.
@@ -27,6 +29,7 @@ pub mod keys;
 pub mod listener;
 pub mod out_batch;
 pub mod push_status;
+pub mod recorder;
 pub mod reload;
 pub mod settings;
 pub mod shared;

@@ -66,7 +66,7 @@ impl Reloader {
         let rejected =
             |why: String| format!("reload of {file} rejected, running settings kept: {why}");
         let mut loaded = config_file::load(self.args.clone()).map_err(rejected)?;
-        let restart = self.keep_what_needs_a_restart(&mut loaded.config);
+        let restart = keep_what_needs_a_restart(&self.running.config, &mut loaded.config);
         // Stamps before the load: a change while loading is seen at the next check.
         let stamps = CertFiles::of(&loaded.config).with_stamps();
         let built = Settings::build(&loaded.config).map_err(rejected)?;
@@ -137,32 +137,70 @@ impl Reloader {
             ),
         }
     }
+}
 
-    /// Puts the running values of what a reload cannot change into `config`; names those
-    /// the file or the command line changed.
-    fn keep_what_needs_a_restart(&self, config: &mut Config) -> Vec<&'static str> {
-        let running = &self.running.config;
-        let mut changed = Vec::new();
-        if config.listen != running.listen {
-            config.listen = running.listen;
-            changed.push("listen");
-        }
-        if config.rtmp_listen != running.rtmp_listen {
-            config.rtmp_listen = running.rtmp_listen;
-            changed.push("rtmp_listen");
-        }
-        if config.log != running.log {
-            config.log = running.log.clone();
-            changed.push("log");
-        }
-        // The HTTP listener keeps its address and token until a restart.
-        let http = |c: &Config| c.http.as_ref().map(|h| (h.listen, h.token.clone()));
-        if http(config) != http(running) {
-            config.http = running.http.clone();
-            changed.push("the http listener");
-        }
-        changed
+/// Puts `running`'s values of what a reload cannot change into `config`; names those the
+/// file or the command line changed.
+pub fn keep_what_needs_a_restart(running: &Config, config: &mut Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if config.listen != running.listen {
+        config.listen = running.listen;
+        changed.push("listen");
     }
+    if config.rtmp_listen != running.rtmp_listen {
+        config.rtmp_listen = running.rtmp_listen;
+        changed.push("rtmp_listen");
+    }
+    if config.log != running.log {
+        config.log = running.log.clone();
+        changed.push("log");
+    }
+    // Recorders are started once, for the streams configured then.
+    let recorded = |c: &Config| (c.record.clone(), recorded_streams(c, &stream_names(c)));
+    if recorded(config) != recorded(running) {
+        config.record = running.record.clone();
+        config.recording_off = running.recording_off.clone();
+        changed.push("recording (its settings, or which streams are recorded)");
+    }
+    // The HTTP listener keeps its address and token until a restart.
+    let http = |c: &Config| c.http.as_ref().map(|h| (h.listen, h.token.clone()));
+    if http(config) != http(running) {
+        config.http = running.http.clone();
+        changed.push("the http listener");
+    }
+    changed
+}
+
+/// The hub names (`app/name`) of the streams `config` records among `names`: none without
+/// a recording folder, otherwise every stream of every app but those with `record = false`.
+pub fn recorded_streams(config: &Config, names: &[String]) -> Vec<String> {
+    if config.record.is_none() {
+        return Vec::new();
+    }
+    config
+        .apps
+        .iter()
+        .flat_map(|app| {
+            names
+                .iter()
+                .filter(|name| !config.recording_off.contains(name))
+                .map(move |name| format!("{app}/{name}"))
+        })
+        .collect()
+}
+
+/// The stream names `config` serves: those its publish keys name, or the made key's stream.
+fn stream_names(config: &Config) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for entry in &config.publish_keys {
+        if !names.contains(&entry.stream) {
+            names.push(entry.stream.clone());
+        }
+    }
+    if names.is_empty() {
+        names.push(crate::key_spec::DEFAULT_STREAM_NAME.to_string());
+    }
+    names
 }
 
 /// The hub's limits in `config`.
@@ -339,6 +377,37 @@ publish_keys = ["cam1-secret"]
 name = "cam2"
 publish_keys = ["cam2-secret"]
 "#;
+
+    #[test]
+    fn listeners_log_http_and_recording_keep_their_running_values() {
+        let running =
+            loaded("record_dir = \"/rec\"\n[[stream]]\nname = \"a\"\npublish_keys = [\"ka\"]\n");
+        let same =
+            loaded("record_dir = \"/rec\"\n[[stream]]\nname = \"a\"\npublish_keys = [\"kb\"]\n");
+        let mut config = same.config.clone();
+        assert!(keep_what_needs_a_restart(&running.config, &mut config).is_empty());
+        let new = loaded(
+            "listen = \"127.0.0.1:9\"\nlog = \"debug\"\nhttp_listen = \"127.0.0.1:8\"\n\
+             record_dir = \"/rec\"\n[[stream]]\nname = \"a\"\npublish_keys = [\"ka\"]\n\
+             [[stream]]\nname = \"b\"\npublish_keys = [\"kb\"]\n",
+        );
+        let mut config = new.config.clone();
+        let kept = keep_what_needs_a_restart(&running.config, &mut config);
+        assert_eq!(
+            kept,
+            [
+                "listen",
+                "log",
+                "recording (its settings, or which streams are recorded)",
+                "the http listener"
+            ]
+        );
+        assert_eq!(config.listen, running.config.listen);
+        assert_eq!(config.log, running.config.log);
+        assert!(config.http.is_none());
+        // b would be recorded: recording starts once, so it is not until a restart.
+        assert_eq!(recorded_streams(&running.config, &["a".into()]), ["live/a"]);
+    }
 
     #[test]
     fn an_unchanged_file_has_no_changes() {

@@ -606,6 +606,11 @@ impl ServerProcess {
     pub fn stop(mut self) -> ExitStatus {
         self.proc.stop()
     }
+
+    /// Like [`ServerProcess::stop`], keeping the handle so its logs can still be read.
+    pub fn stop_in_place(&mut self) -> ExitStatus {
+        self.proc.stop()
+    }
 }
 
 /// Video codec a [`Publisher`] encodes.
@@ -615,6 +620,17 @@ pub enum VideoCodec {
     H264,
     /// libx265, sent by ffmpeg 9 as enhanced RTMP (`hvc1` FourCC); not possible with 5.1.
     Hevc,
+    /// libsvtav1, sent by ffmpeg 9 as enhanced RTMP (`av01` FourCC); not possible with 5.1.
+    Av1,
+}
+
+/// Audio codec a [`Publisher`] encodes (with [`PublishOpts::audio`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AudioCodec {
+    /// AAC, classic FLV sound format 10.
+    Aac,
+    /// libopus, sent by ffmpeg 9 as enhanced RTMP (`Opus` FourCC); not possible with 5.1.
+    Opus,
 }
 
 /// What a [`Publisher`] sends.
@@ -632,8 +648,10 @@ pub struct PublishOpts {
     pub codec: VideoCodec,
     /// Two B-frames between references (no zerolatency tune), so composition offsets occur.
     pub b_frames: bool,
-    /// Include the 440 Hz AAC tone.
+    /// Include the 440 Hz tone.
     pub audio: bool,
+    /// How the tone is encoded.
+    pub audio_codec: AudioCodec,
     /// Send at real-time pace (`-re`); off sends as fast as the encoder goes.
     pub realtime: bool,
     /// More ffmpeg output options, placed before `-f flv URL`.
@@ -650,6 +668,7 @@ impl Default for PublishOpts {
             codec: VideoCodec::H264,
             b_frames: false,
             audio: true,
+            audio_codec: AudioCodec::Aac,
             realtime: true,
             extra_args: Vec::new(),
         }
@@ -728,15 +747,22 @@ impl Publisher {
                 "-x265-params",
                 "log-level=error",
             ]),
+            // SVT-AV1 has neither x264's tunes nor B-frame flags.
+            VideoCodec::Av1 => push(&["-c:v", "libsvtav1", "-preset", "10"]),
         }
-        if opts.b_frames {
-            push(&["-bf", "2"]);
-        } else {
-            push(&["-tune", "zerolatency", "-bf", "0"]);
+        if opts.codec != VideoCodec::Av1 {
+            if opts.b_frames {
+                push(&["-bf", "2"]);
+            } else {
+                push(&["-tune", "zerolatency", "-bf", "0"]);
+            }
         }
         push(&["-g", &gop, "-pix_fmt", "yuv420p"]);
         if opts.audio {
-            push(&["-c:a", "aac", "-b:a", "64k", "-ar", "44100"]);
+            match opts.audio_codec {
+                AudioCodec::Aac => push(&["-c:a", "aac", "-b:a", "64k", "-ar", "44100"]),
+                AudioCodec::Opus => push(&["-c:a", "libopus", "-b:a", "64k", "-ar", "48000"]),
+            }
         }
         let seconds = opts.seconds.to_string();
         push(&["-t", &seconds]);
@@ -752,17 +778,29 @@ impl Publisher {
 
     /// Starts publishing the test pattern (and tone) to `url`.
     ///
-    /// Panics if `opts.codec` is HEVC and `ffmpeg` cannot mux HEVC into FLV.
+    /// Panics if `opts` asks for an enhanced RTMP codec (HEVC, AV1, Opus) and `ffmpeg`
+    /// cannot mux it into FLV.
     pub fn start(ffmpeg: Ffmpeg, url: &str, opts: &PublishOpts) -> Publisher {
-        if opts.codec == VideoCodec::Hevc && !ffmpeg.supports_hevc_flv() {
+        let enhanced =
+            opts.codec != VideoCodec::H264 || (opts.audio && opts.audio_codec == AudioCodec::Opus);
+        if enhanced && !ffmpeg.supports_hevc_flv() {
             panic!(
-                "{} cannot send HEVC over RTMP (its flv muxer predates enhanced RTMP); \
-                 use Ffmpeg::Modern",
-                ffmpeg.label()
+                "{} cannot send HEVC, AV1 or Opus over RTMP (its flv muxer predates enhanced \
+                 RTMP; asked for {:?} with {:?}); use Ffmpeg::Modern",
+                ffmpeg.label(),
+                opts.codec,
+                opts.audio_codec
             );
         }
         let args = Publisher::args(ffmpeg, url, opts);
         let proc = Proc::spawn("publisher", &ffmpeg.path(), &args);
+        Publisher { proc, ffmpeg }
+    }
+
+    /// Starts `ffmpeg` with exactly `args` (for publishers [`PublishOpts`] cannot describe,
+    /// such as several video renditions).
+    pub fn start_args(ffmpeg: Ffmpeg, args: &[String]) -> Publisher {
+        let proc = Proc::spawn("publisher", &ffmpeg.path(), args);
         Publisher { proc, ffmpeg }
     }
 
@@ -898,7 +936,13 @@ impl Player {
     /// Starts decoding from `url` with `opts`.
     pub fn start_with(ffmpeg: Ffmpeg, url: &str, opts: &PlayOpts) -> Player {
         let args = Player::args(ffmpeg, url, opts);
-        let proc = Proc::spawn("player", &ffmpeg.path(), &args);
+        Player::start_args(ffmpeg, &args, opts)
+    }
+
+    /// Starts `ffmpeg` with exactly `args` (e.g. one `showinfo` per video track); `opts` sets
+    /// only the time budget.
+    pub fn start_args(ffmpeg: Ffmpeg, args: &[String], opts: &PlayOpts) -> Player {
+        let proc = Proc::spawn("player", &ffmpeg.path(), args);
         // ffmpeg 9 may wait out rw_timeout twice (TLS and TCP layers) after the stream ends.
         let budget = Duration::from_secs_f64(opts.seconds.max(0.0))
             + opts.rw_timeout * 3
@@ -1124,6 +1168,61 @@ impl PlayerReport {
         }
         s
     }
+}
+
+/// One stream of an ffmpeg input, as its `-i` dump lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputStream {
+    /// `Video` or `Audio`.
+    pub kind: String,
+    /// Codec name, e.g. `h264`, `opus`.
+    pub codec: String,
+    /// Video size.
+    pub resolution: Option<(u32, u32)>,
+}
+
+/// The streams of ffmpeg's input #0 dump (what ffprobe would list), in order; stops at the
+/// output dump.
+pub fn input_streams(stderr: &[String]) -> Vec<InputStream> {
+    let mut streams = Vec::new();
+    let mut in_input = false;
+    for line in stderr {
+        if line.starts_with("Input #0") {
+            in_input = true;
+        } else if line.starts_with("Output #") || line.starts_with("Stream mapping:") {
+            in_input = false;
+        } else if in_input {
+            if let Some((kind, desc)) = parse_stream_line(line) {
+                streams.push(InputStream {
+                    kind: kind.to_owned(),
+                    codec: codec_name(desc).unwrap_or_default(),
+                    resolution: find_resolution(desc),
+                });
+            }
+        }
+    }
+    streams
+}
+
+/// Decoded frames per `showinfo` filter instance (`Parsed_showinfo_N`), in output order.
+pub fn showinfo_frames(stderr: &[String]) -> std::collections::BTreeMap<usize, Vec<Frame>> {
+    let mut by_instance = std::collections::BTreeMap::new();
+    for line in stderr {
+        let Some(frame) = parse_showinfo(line) else {
+            continue;
+        };
+        let instance = line
+            .split("Parsed_showinfo_")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        by_instance
+            .entry(instance)
+            .or_insert_with(Vec::new)
+            .push(frame);
+    }
+    by_instance
 }
 
 /// `  Stream #0:0: Video: h264 (...), ...` -> ("Video", "h264 (...), ...").
