@@ -191,14 +191,14 @@ fn check_config_prints_masked_settings_and_fails_on_any_error() {
         assert!(text.contains(want), "{want}: {text}");
     }
 
-    fs::write(&file, "listen = \"127.0.0.1:1\"\n\n[[stream]]\nname = \"cam1\"\npublish_keys = [\"k\"]\nrecord_it = 1\n").unwrap();
+    fs::write(&file, "listen = \"127.0.0.1:1\"\n\n[[stream]]\nname = \"cam1\"\npublish_keys = [\"k\"]\ncolour_bars = 1\n").unwrap();
     let out = rtmpsd(&["--check-config", path]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(
         err.trim(),
         format!(
-            "rtmpsd: {path}: line 6, column 1: unknown key `record_it` (rtmpsd.example.toml lists every key)"
+            "rtmpsd: {path}: line 6, column 1: unknown key `colour_bars` (rtmpsd.example.toml lists every key)"
         )
     );
 

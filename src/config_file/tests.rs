@@ -272,11 +272,11 @@ fn unknown_keys_name_their_line_and_the_nearest_key() {
     );
     let err = load_with(
         &[],
-        "[[stream]]\nname = \"a\"\npublish_keys = [\"k\"]\nrecord_it = true\n",
+        "[[stream]]\nname = \"a\"\npublish_keys = [\"k\"]\ncolour_bars = true\n",
     )
     .unwrap_err();
     assert!(
-        err.starts_with("rtmpsd.toml: line 4, column 1: unknown key `record_it`"),
+        err.starts_with("rtmpsd.toml: line 4, column 1: unknown key `colour_bars`"),
         "{err}"
     );
     let err = load_with(&[], "bananas = 1\n").unwrap_err();
