@@ -193,20 +193,22 @@ impl Report<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Args;
     use crate::config_file::{KEYS, load_text};
-    use argh::FromArgs;
     use std::path::Path;
 
     fn loaded(flags: &[&str], text: &str) -> Loaded {
-        let args = Args::from_args(&["rtmpsd"], flags).expect("flags");
-        load_text(args, text, Some(Path::new("test.toml"))).expect("loads")
+        let argv: Vec<String> = ["rtmpsd"]
+            .iter()
+            .chain(flags)
+            .map(|s| s.to_string())
+            .collect();
+        load_text(&argv, text, Some(Path::new("test.toml"))).expect("loads")
     }
 
     #[test]
     fn every_key_has_a_line() {
         let lines = report(&loaded(&[], ""));
-        for (key, _) in KEYS {
+        for (key, _, _) in KEYS {
             assert!(
                 lines
                     .iter()

@@ -22,7 +22,9 @@ fn main() -> ExitCode {
         println!("rtmpsd {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    let loaded = match config_file::load(args.clone()) {
+    // argh has refused bad options and answered --help above; the file is read with them.
+    let argv: Vec<String> = std::env::args().collect();
+    let loaded = match config_file::load(&argv) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("rtmpsd: {e}");
@@ -35,7 +37,7 @@ fn main() -> ExitCode {
     let filter = std::env::var("RUST_LOG")
         .unwrap_or_else(|_| rtmpsd::logging::filter_for_level(&loaded.config.log));
     rtmpsd::logging::init(&filter);
-    match run(args, loaded) {
+    match run(argv, loaded) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
@@ -65,7 +67,7 @@ fn check_config(loaded: &Loaded) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run(args: Args, loaded: Loaded) -> Result<(), String> {
+fn run(argv: Vec<String>, loaded: Loaded) -> Result<(), String> {
     let config = &loaded.config;
     // The ports first: a second instance on a busy port fails here, having made nothing.
     let listeners =
@@ -134,7 +136,7 @@ fn run(args: Args, loaded: Loaded) -> Result<(), String> {
             key: key.clone(),
         });
     }
-    let reloader = Reloader::new(args, loaded.clone(), &built, Instant::now());
+    let reloader = Reloader::new(argv, loaded.clone(), &built, Instant::now());
     let mut server =
         Server::new(listeners, built.settings).map_err(|e| format!("server setup: {e}"))?;
     server

@@ -1,14 +1,18 @@
 use super::*;
-use argh::FromArgs;
+use crate::config::CipherOrder;
 
 use std::time::Duration;
 
-fn args(flags: &[&str]) -> Args {
-    Args::from_args(&["rtmpsd"], flags).expect("flags parse")
+fn args(flags: &[&str]) -> Vec<String> {
+    ["rtmpsd"]
+        .iter()
+        .chain(flags)
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn load_with(flags: &[&str], text: &str) -> Result<Loaded, String> {
-    load_text(args(flags), text, Some(Path::new("rtmpsd.toml")))
+    load_text(&args(flags), text, Some(Path::new("rtmpsd.toml")))
 }
 
 /// The example file with every `# key = value` line and `# [[stream]]` header uncommented.
@@ -33,12 +37,18 @@ fn example_uncommented() -> String {
 #[test]
 fn the_example_file_parses_and_documents_every_key() {
     let text = example_uncommented();
-    let file = parse(&text).expect("the uncommented example parses");
-    assert_eq!(file.stream.len(), 1);
-    for (key, _) in KEYS {
+    let document = toml_reader::read(&text).expect("the uncommented example parses");
+    assert_eq!(document.streams.len(), 1);
+    for (key, _, _) in KEYS {
         assert!(
-            key_line(&text, key).is_some(),
+            document.top.iter().any(|e| e.key == *key),
             "rtmpsd.example.toml has no `# {key} = ...` line"
+        );
+    }
+    for key in STREAM_KEYS {
+        assert!(
+            document.streams[0].entries.iter().any(|e| e.key == key),
+            "rtmpsd.example.toml's [[stream]] has no `# {key} = ...` line"
         );
     }
     // Every key's value in the example is one the server takes (files it names aside).
@@ -61,7 +71,7 @@ fn the_example_file_parses_and_documents_every_key() {
 fn the_commented_example_is_the_defaults() {
     let example = include_str!("../../rtmpsd.example.toml");
     let from_file = load_with(&[], example).expect("loads");
-    let none = load_text(args(&[]), "", None).expect("loads");
+    let none = load_text(&args(&[]), "", None).expect("loads");
     assert_eq!(
         format!("{:?}", from_file.config.limits),
         format!("{:?}", none.config.limits)
@@ -187,7 +197,7 @@ record = false
     let http = c.http.as_ref().expect("http settings");
     assert_eq!(http.listen, "0.0.0.0:8080".parse().unwrap());
     assert_eq!(http.token.as_deref(), Some("a-long-http-token"));
-    for (key, _) in KEYS.iter().filter(|(k, _)| *k != "http_token_file") {
+    for (key, _, _) in KEYS.iter().filter(|(k, _, _)| *k != "http_token_file") {
         assert_eq!(loaded.origin(key), Origin::File, "{key}");
     }
     // The token from a file instead (the two are one setting).
@@ -306,7 +316,9 @@ fn wrong_types_and_bad_values_name_their_line_and_never_the_value() {
     );
     let err = load_with(&[], "cipher_order = \"des\"\n").unwrap_err();
     assert!(
-        err.contains("line 1, column 16: cipher_order: expected \"chacha\" or \"aes\""),
+        err.ends_with(
+            "line 1: cipher_order: --cipher-order: unknown cipher order \"des\": use chacha or aes"
+        ),
         "{err}"
     );
     let err = load_with(&[], "board = \"pi9\"\n").unwrap_err();
@@ -329,9 +341,12 @@ fn stream_tables_are_checked_and_keys_stay_out_of_errors() {
     let cases = [
         (
             "name = \"c m\"\npublish_keys = [\"k-secret\"]",
-            "line 2: [[stream]] stream name",
+            "line 2, column 1: [[stream]] stream name",
         ),
-        ("name = \"cam\"", "line 2: [[stream]] cam: no publish_keys"),
+        (
+            "name = \"cam\"",
+            "line 2, column 1: [[stream]] cam: no publish_keys",
+        ),
         (
             "name = \"cam\"\npublish_keys = [\"a&secret\"]",
             "cam: publish_keys 1: keys must be",
@@ -361,7 +376,7 @@ fn stream_tables_are_checked_and_keys_stay_out_of_errors() {
     let two = "[[stream]]\nname = \"a\"\npublish_keys = [\"k1\"]\n[[stream]]\nname = \"a\"\npublish_keys = [\"k2\"]\n";
     let err = load_with(&[], two).unwrap_err();
     assert!(
-        err.contains("line 4: [[stream]] a: a second table"),
+        err.contains("line 4, column 1: [[stream]] a: a second table"),
         "{err}"
     );
 }
@@ -382,13 +397,13 @@ fn switches_take_booleans_or_words() {
 
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
-    let err = load(args(&["--config", "/nonexistent/rtmpsd.toml"])).unwrap_err();
+    let err = load(&args(&["--config", "/nonexistent/rtmpsd.toml"])).unwrap_err();
     assert!(err.starts_with("/nonexistent/rtmpsd.toml: "), "{err}");
 }
 
 #[test]
 fn keys_named_nowhere_else_are_not_taken() {
-    let names: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+    let names: Vec<&str> = KEYS.iter().map(|(k, _, _)| *k).collect();
     assert!(!names.contains(&"config") && !names.contains(&"check_config"));
     assert!(!names.contains(&"version") && !names.contains(&"publish_key"));
 }
@@ -435,7 +450,7 @@ fn of_several_errors_the_first_in_the_file_is_reported() {
     );
     let err = load_with(&[], "listen = 5\n[[stream]]\nname = 3\nbogus = 1\n").unwrap_err();
     assert!(
-        err.starts_with("rtmpsd.toml: line 1, column 10: listen: expected an address"),
+        err.starts_with("rtmpsd.toml: line 1, column 10: listen: expected a string in quotes"),
         "{err}"
     );
     let err = load_with(&[], "[[stream]]\nzeta = 1\nname = 3\n").unwrap_err();
@@ -470,4 +485,27 @@ fn recording_is_per_stream_and_needs_a_folder() {
         err.starts_with("rtmpsd.toml: line 1: record_max_mib: "),
         "{err}"
     );
+}
+
+#[test]
+fn a_key_given_twice_is_an_error_and_argh_never_quotes_a_value() {
+    let err = load_with(&[], "listen = \"[::]:1\"\nlisten = \"[::]:2\"\n").unwrap_err();
+    assert_eq!(
+        err,
+        "rtmpsd.toml: line 2, column 1: `listen` is given twice"
+    );
+    let err = load_with(&[], "\nmax_message_kib = 99999999999\n").unwrap_err();
+    assert_eq!(
+        err,
+        "rtmpsd.toml: line 2: max_message_kib: --max-message-kib: number too large to fit in target type"
+    );
+    // Keys that look like options are values all the same.
+    let loaded = load_with(&[], "play_keys = [\"--max-players\", \"-h\", \"help\"]\n").unwrap();
+    assert_eq!(loaded.config.play_keys, ["--max-players", "-h", "help"]);
+    let err = load_with(&[], "listen = \"not-an-address-secret\"\n").unwrap_err();
+    assert!(
+        err.starts_with("rtmpsd.toml: line 1: listen: --listen: "),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
 }

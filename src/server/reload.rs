@@ -16,7 +16,7 @@ use log::{info, warn};
 use super::hub::HubLimits;
 use super::settings::{Built, Settings};
 use super::shared::Shared;
-use crate::config::{Args, Config};
+use crate::config::Config;
 use crate::config_file::{self, Loaded};
 use crate::config_report;
 use crate::tls;
@@ -26,8 +26,9 @@ pub const CERT_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// Reads the settings again when asked, and the certificate when its files change.
 pub struct Reloader {
-    /// The command line, whose options override the file on every reload.
-    args: Args,
+    /// The command line (the program's name first), whose options override the file on
+    /// every reload.
+    argv: Vec<String>,
     /// The configuration in force.
     running: Loaded,
     /// The certificate and key files in use, and their stamps when last loaded.
@@ -38,11 +39,11 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// A reloader for a server started with `args` into `running`, which built `built`.
-    pub fn new(args: Args, running: Loaded, built: &Built, now: Instant) -> Reloader {
+    /// A reloader for a server started with `argv` into `running`, which built `built`.
+    pub fn new(argv: Vec<String>, running: Loaded, built: &Built, now: Instant) -> Reloader {
         let cert_files = CertFiles::of(&running.config);
         Reloader {
-            args,
+            argv,
             running,
             cert_files,
             fingerprint: built.fingerprint.clone(),
@@ -65,7 +66,7 @@ impl Reloader {
             .map_or("the command line".to_string(), |p| p.display().to_string());
         let rejected =
             |why: String| format!("reload of {file} rejected, running settings kept: {why}");
-        let mut loaded = config_file::load(self.args.clone()).map_err(rejected)?;
+        let mut loaded = config_file::load(&self.argv).map_err(rejected)?;
         let restart = keep_what_needs_a_restart(&self.running.config, &mut loaded.config);
         // Stamps before the load: a change while loading is seen at the next check.
         let stamps = CertFiles::of(&loaded.config).with_stamps();
@@ -359,12 +360,10 @@ fn stamp(path: &std::path::Path) -> Stamp {
 mod tests {
     use super::*;
     use crate::config_file::load_text;
-    use argh::FromArgs;
     use std::path::Path;
 
     fn loaded(text: &str) -> Loaded {
-        let args = Args::from_args(&["rtmpsd"], &[]).unwrap();
-        load_text(args, text, Some(Path::new("r.toml"))).unwrap()
+        load_text(&["rtmpsd".to_string()], text, Some(Path::new("r.toml"))).unwrap()
     }
 
     const BASE: &str = r#"
