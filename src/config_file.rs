@@ -198,6 +198,14 @@ pub fn load_text(argv: &[String], text: &str, path: Option<&Path>) -> Result<Loa
         for (name, at) in &document.other_tables {
             first.note(*at, unknown_key(name, &known_keys()));
         }
+        // [[stream]] is the one array of tables so far; [[push]] joins it with pushes.
+        let mut streams = Vec::new();
+        for table in &document.tables {
+            match table.name.as_str() {
+                "stream" => streams.push(table.clone()),
+                name => first.note(table.header_at, unknown_key(name, &known_keys())),
+            }
+        }
         duplicates(&document.top, &mut first);
         for entry in &document.top {
             let Some((key, flag, kind)) = KEYS.iter().find(|(k, _, _)| *k == entry.key) else {
@@ -220,7 +228,7 @@ pub fn load_text(argv: &[String], text: &str, path: Option<&Path>) -> Result<Loa
             }
         }
         stream_keys.dropped = dropped;
-        stream_keys.read(text, &document.streams, &mut first);
+        stream_keys.read(text, &streams, &mut first);
         if let Some((at, e)) = first.0 {
             return Err(in_file(located(text, at, &e)));
         }

@@ -38,7 +38,7 @@ fn example_uncommented() -> String {
 fn the_example_file_parses_and_documents_every_key() {
     let text = example_uncommented();
     let document = toml_reader::read(&text).expect("the uncommented example parses");
-    assert_eq!(document.streams.len(), 1);
+    assert_eq!(document.tables.len(), 1);
     for (key, _, _) in KEYS {
         assert!(
             document.top.iter().any(|e| e.key == *key),
@@ -47,7 +47,7 @@ fn the_example_file_parses_and_documents_every_key() {
     }
     for key in STREAM_KEYS {
         assert!(
-            document.streams[0].entries.iter().any(|e| e.key == key),
+            document.tables[0].entries.iter().any(|e| e.key == key),
             "rtmpsd.example.toml's [[stream]] has no `# {key} = ...` line"
         );
     }
@@ -505,6 +505,16 @@ fn a_key_given_twice_is_an_error_and_argh_never_quotes_a_value() {
     let err = load_with(&[], "listen = \"not-an-address-secret\"\n").unwrap_err();
     assert!(
         err.starts_with("rtmpsd.toml: line 1: listen: --listen: "),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+}
+
+#[test]
+fn arrays_of_tables_other_than_stream_are_unknown_keys() {
+    let err = load_with(&[], "\n[[pushes]]\nurl = \"rtmps://h/app/secret-key\"\n").unwrap_err();
+    assert!(
+        err.starts_with("rtmpsd.toml: line 2, column 1: unknown key `pushes`"),
         "{err}"
     );
     assert!(!err.contains("secret"), "{err}");

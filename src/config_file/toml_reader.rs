@@ -3,10 +3,11 @@
 //! each key and value with its byte offset for error messages.
 //!
 //! Values are strings, whole numbers, booleans, or lists of those. What else TOML allows
-//! (other tables, inline tables, nested lists, floats, dates) is kept as
-//! [`Value::Other`] naming what it is, so the caller can say it is not what the key takes;
-//! a table header other than `[[stream]]` is reported as an unknown key. Nested lists and
-//! inline tables are refused to the parser, which then skips them without descending.
+//! (inline tables, nested lists, floats, dates) is kept as [`Value::Other`] naming what it
+//! is, so the caller can say it is not what the key takes. Arrays of tables (`[[stream]]`)
+//! are collected by name; plain tables (`[limits]`) only named, for the caller to refuse.
+//! Nested lists and inline tables are refused to the parser, which then skips them without
+//! descending.
 
 use toml_parser::decoder::Encoding;
 use toml_parser::decoder::ScalarKind;
@@ -41,23 +42,25 @@ pub struct Entry {
     pub value_at: usize,
 }
 
-/// One `[[stream]]` table.
+/// One table of an array of tables (`[[stream]]`).
 #[derive(Debug, Clone, Default)]
 pub struct Table {
+    /// Its name (`stream`).
+    pub name: String,
     /// Where its header starts.
     pub header_at: usize,
     /// Its lines.
     pub entries: Vec<Entry>,
 }
 
-/// The file: its top-level lines, its `[[stream]]` tables, and the other headers.
+/// The file: its top-level lines, its arrays of tables, and its plain tables' names.
 #[derive(Debug, Default)]
 pub struct Document {
     /// Top-level lines.
     pub top: Vec<Entry>,
-    /// `[[stream]]` tables.
-    pub streams: Vec<Table>,
-    /// Other table headers (`[limits]`, `[[push]]` before it exists), with where they start.
+    /// The tables of `[[NAME]]` headers, in file order.
+    pub tables: Vec<Table>,
+    /// Plain table headers (`[limits]`), with where they start.
     pub other_tables: Vec<(String, usize)>,
 }
 
@@ -93,7 +96,8 @@ pub fn read(text: &str) -> Result<Document, (usize, String)> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
     Top,
-    Stream,
+    /// The last of `tables`.
+    Table,
     /// Under a header reported as unknown: dropped.
     Nowhere,
 }
@@ -154,8 +158,8 @@ impl Reader<'_> {
         };
         match self.target {
             Target::Top => self.document.top.push(entry),
-            Target::Stream => {
-                if let Some(table) = self.document.streams.last_mut() {
+            Target::Table => {
+                if let Some(table) = self.document.tables.last_mut() {
                     table.entries.push(entry);
                 }
             }
@@ -184,12 +188,13 @@ impl Reader<'_> {
         let Some(header) = self.header.take() else {
             return;
         };
-        if header.array && header.name == "stream" {
-            self.document.streams.push(Table {
+        if header.array {
+            self.document.tables.push(Table {
+                name: header.name,
                 header_at: header.at,
                 entries: Vec::new(),
             });
-            self.target = Target::Stream;
+            self.target = Target::Table;
         } else {
             self.document.other_tables.push((header.name, header.at));
             self.target = Target::Nowhere;
@@ -338,14 +343,18 @@ mod tests {
     }
 
     #[test]
-    fn stream_tables_collect_their_lines_and_other_headers_are_named() {
-        let text = "a = 1\n[[stream]]\nname = \"x\"\n[limits]\nm = 2\n[[stream]]\nname = \"y\"\n";
+    fn arrays_of_tables_collect_their_lines_and_plain_tables_are_named() {
+        let text = "a = 1\n[[stream]]\nname = \"x\"\n[limits]\nm = 2\n[[push]]\nurl = \"y\"\n";
         let doc = read(text).unwrap();
         assert_eq!(doc.top.len(), 1);
-        assert_eq!(doc.streams.len(), 2);
-        assert_eq!(doc.streams[0].header_at, 6);
-        assert_eq!(doc.streams[0].entries[0].key, "name");
-        assert_eq!(doc.streams[1].entries[0].value, Value::Text("y".into()));
+        assert_eq!(doc.tables.len(), 2);
+        assert_eq!(
+            (doc.tables[0].name.as_str(), doc.tables[0].header_at),
+            ("stream", 6)
+        );
+        assert_eq!(doc.tables[0].entries[0].key, "name");
+        assert_eq!(doc.tables[1].name, "push");
+        assert_eq!(doc.tables[1].entries[0].value, Value::Text("y".into()));
         assert_eq!(doc.other_tables, [("limits".to_string(), 28)]);
     }
 
