@@ -5,8 +5,10 @@ BOARDS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BOARDS_DIR")
 HOST_TRIPLE=x86_64-unknown-linux-gnu
 # Keys every boards/<board>/board.env must set (boards/check enforces it).
+# The limits and cipher order are also src/board_profile.rs's (`board = NAME` in the config
+# file); a unit test holds the two together.
 BOARD_KEYS=(DESCRIPTION TRIPLE TARGET_CPU TARGET_FEATURES RAM_MB AES CIPHER_ORDER MAX_CONNECTIONS GOP_CACHE_KIB
-            PLAYER_QUEUE WORKER_STACK_KIB MEMORY_MAX TASKS_MAX RTMPSD_ARGS)
+            PLAYER_QUEUE WORKER_STACK_KIB MEMORY_MAX TASKS_MAX)
 
 die() { printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
 say() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
@@ -103,4 +105,21 @@ cross_env() {
     prefix=$(gnu_prefix "$t")
     export "${var}_LINKER=${prefix}-gcc"
     export "${var}_RUNNER=$(qemu_for "$t")"
+}
+
+# render_config BOARD: the config file the board's package installs as /etc/rtmpsd/rtmpsd.toml:
+# rtmpsd.example.toml with `board` and `listen` (port 443, as the unit's capability allows)
+# set and every other key left commented.
+render_config() {
+    local board=$1 line seen_board=no seen_listen=no
+    printf '# Installed by the rtmpsd package for %s as /etc/rtmpsd/rtmpsd.toml.\n#\n' "$board"
+    while IFS= read -r line || [[ -n $line ]]; do
+        case $line in
+            '# board = '*) line="board = \"$board\""; seen_board=yes ;;
+            '# listen = '*) line='listen = "[::]:443"'; seen_listen=yes ;;
+        esac
+        printf '%s\n' "$line"
+    done <"$ROOT/rtmpsd.example.toml"
+    [[ $seen_board == yes && $seen_listen == yes ]] ||
+        die "rtmpsd.example.toml lacks the '# board = ' or '# listen = ' line render_config sets"
 }

@@ -7,19 +7,32 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
-use crate::key_spec::{PublishKey, check_key, check_name};
+use crate::key_spec::{PublishKey, StreamPlayKey, check_key, check_name};
 use crate::rtmp::amf0::AmfLimits;
 use crate::rtmp::chunk::ChunkLimits;
 use crate::rtmp::session::SessionConfig;
 
 /// rtmpsd: RTMPS ingest and fan-out server for small boards.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, Debug, Clone, Default)]
 #[argh(help_triggers("-h", "--help", "help"))]
 pub struct Args {
+    /// TOML config file: every option below is a key of the same name with `_` for `-`
+    /// (streams and their keys as [[stream]] tables); options given here override it, and
+    /// SIGHUP reads it again (see rtmpsd.example.toml)
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+    /// check FILE as --config would read it with the options given here, print the
+    /// effective settings (keys masked) and exit: 0 when it is valid, 2 when not
+    #[argh(option)]
+    pub check_config: Option<PathBuf>,
+    /// board profile whose limits and cipher order are the defaults: pi-zero2w-aarch64,
+    /// pi-zero2w-armv7, pi3-aarch64, pi3-armv7, pi4-aarch64, pi4-armv7, pi5-aarch64, x86-64
+    #[argh(option)]
+    pub board: Option<String>,
     /// address of the RTMPS (TLS) listener (default [::]:1936: IPv6 and IPv4, or 0.0.0.0:1936
     /// on a host without IPv6)
-    #[argh(option, default = "DEFAULT_LISTEN")]
-    pub listen: SocketAddr,
+    #[argh(option)]
+    pub listen: Option<SocketAddr>,
     /// address of a plain-RTMP listener; off unless given
     #[argh(option)]
     pub rtmp_listen: Option<SocketAddr>,
@@ -30,8 +43,8 @@ pub struct Args {
     #[argh(option)]
     pub key: Option<PathBuf>,
     /// folder for the generated certificate and publish key (default ./rtmpsd-state)
-    #[argh(option, default = "PathBuf::from(\"rtmpsd-state\")")]
-    pub state_dir: PathBuf,
+    #[argh(option)]
+    pub state_dir: Option<PathBuf>,
     /// NAME=KEY: KEY publishes the stream NAME, played as live/NAME (repeatable); a bare KEY
     /// publishes the stream named `stream`; without any, one is made and kept in --state-dir
     #[argh(option)]
@@ -47,61 +60,61 @@ pub struct Args {
     #[argh(option)]
     pub play_keys_file: Option<PathBuf>,
     /// most connections at once (default 256)
-    #[argh(option, default = "256")]
-    pub max_connections: usize,
+    #[argh(option)]
+    pub max_connections: Option<usize>,
     /// most connections from one source address (default 32)
-    #[argh(option, default = "32")]
-    pub max_connections_per_ip: usize,
+    #[argh(option)]
+    pub max_connections_per_ip: Option<usize>,
     /// most player connections at once, below --max-connections so publishers always have
     /// room (default: --max-connections less an eighth, at least 1, kept for publishers)
     #[argh(option)]
     pub max_players: Option<usize>,
     /// seconds a player may wait for a stream that is not live before it gets
     /// NetStream.Play.StreamNotFound and is closed (default 30)
-    #[argh(option, default = "30")]
-    pub play_wait_secs: u64,
+    #[argh(option)]
+    pub play_wait_secs: Option<u64>,
     /// application name publishers and players use, as in rtmps://HOST/APP/NAME (repeatable;
     /// default live)
     #[argh(option)]
     pub app: Vec<String>,
     /// on: a publisher with a valid key for a live stream takes it over at once (a camera
     /// that reconnects before its old connection timed out); off: it is refused (default on)
-    #[argh(option, default = "Switch::On")]
-    pub publisher_takeover: Switch,
+    #[argh(option)]
+    pub publisher_takeover: Option<Switch>,
     /// log level: error, warn, info, debug, trace (default info; RUST_LOG overrides)
-    #[argh(option, default = "String::from(\"info\")")]
-    pub log: String,
+    #[argh(option)]
+    pub log: Option<String>,
     /// TLS cipher preference enforced on clients: chacha (no AES instructions) or aes (default aes)
-    #[argh(option, default = "CipherOrder::Aes")]
-    pub cipher_order: CipherOrder,
+    #[argh(option)]
+    pub cipher_order: Option<CipherOrder>,
     /// bytes of the current GOP kept per stream for instant start, in KiB (default 4096)
-    #[argh(option, default = "4096")]
-    pub gop_cache_kib: usize,
+    #[argh(option)]
+    pub gop_cache_kib: Option<usize>,
     /// messages queued per player before it drops video (default 128, about 2 s of a stream)
-    #[argh(option, default = "128")]
-    pub player_queue: usize,
+    #[argh(option)]
+    pub player_queue: Option<usize>,
     /// bytes queued per player before it drops video, in KiB (default 8192)
-    #[argh(option, default = "8192")]
-    pub player_queue_kib: usize,
+    #[argh(option)]
+    pub player_queue_kib: Option<usize>,
     /// seconds a player may stay behind before it is disconnected (default 10)
-    #[argh(option, default = "10")]
-    pub slow_player_secs: u64,
+    #[argh(option)]
+    pub slow_player_secs: Option<u64>,
     /// seconds allowed for the TLS and RTMP handshakes and `connect` (default 10)
-    #[argh(option, default = "10")]
-    pub handshake_timeout_secs: u64,
+    #[argh(option)]
+    pub handshake_timeout_secs: Option<u64>,
     /// seconds a publisher may send nothing before it is disconnected (default 30)
-    #[argh(option, default = "30")]
-    pub idle_timeout_secs: u64,
+    #[argh(option)]
+    pub idle_timeout_secs: Option<u64>,
     /// largest RTMP message accepted, in KiB, up to 16383 (default 8192)
-    #[argh(option, default = "8192")]
-    pub max_message_kib: u32,
+    #[argh(option)]
+    pub max_message_kib: Option<u32>,
     /// encrypted bytes one connection may hold unsent before it waits for its peer, in KiB,
     /// at least 16 (default 256)
-    #[argh(option, default = "256")]
-    pub tls_out_kib: usize,
+    #[argh(option)]
+    pub tls_out_kib: Option<usize>,
     /// stack size of each session thread, in KiB (default 256)
-    #[argh(option, default = "256")]
-    pub worker_stack_kib: usize,
+    #[argh(option)]
+    pub worker_stack_kib: Option<usize>,
     /// record every stream into this folder as FLV segments, DIR/APP/STREAM/START.flv
     /// (START in UTC); off unless given
     #[argh(option)]
@@ -347,8 +360,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Publish keys and their streams (empty: use or make the stored one).
     pub publish_keys: Vec<PublishKey>,
-    /// Play keys (empty: playing is open).
+    /// Play keys for every stream (with `stream_play_keys` empty too: playing is open).
     pub play_keys: Vec<String>,
+    /// Play keys for one stream each, from the config file's `[[stream]]` tables.
+    pub stream_play_keys: Vec<StreamPlayKey>,
     /// Cipher preference.
     pub cipher_order: CipherOrder,
     /// Log filter.
@@ -357,8 +372,12 @@ pub struct Config {
     pub apps: Vec<String>,
     /// Whether a new publisher takes a live stream over.
     pub takeover: bool,
+    /// The board profile whose defaults were used, if one was named.
+    pub board: Option<String>,
     /// Local recording, if on.
     pub record: Option<RecordConfig>,
+    /// Streams kept out of the recording (`record = false` in their `[[stream]]` table).
+    pub recording_off: Vec<String>,
     /// Every limit.
     pub limits: Limits,
     /// The operator's HTTP listener, if asked for.
@@ -366,8 +385,28 @@ pub struct Config {
 }
 
 impl Config {
-    /// Checks the flags and turns them into a configuration.
+    /// Checks the flags and turns them into a configuration; an option not given takes its
+    /// default (the board profile's and the config file's have been filled in before).
     pub fn from_args(args: Args) -> Result<Config, String> {
+        let listen = args.listen.unwrap_or(DEFAULT_LISTEN);
+        let state_dir = args
+            .state_dir
+            .unwrap_or_else(|| PathBuf::from("rtmpsd-state"));
+        let max_connections = args.max_connections.unwrap_or(256);
+        let max_connections_per_ip = args.max_connections_per_ip.unwrap_or(32);
+        let play_wait_secs = args.play_wait_secs.unwrap_or(30);
+        let takeover = args.publisher_takeover.unwrap_or(Switch::On) == Switch::On;
+        let log = args.log.unwrap_or_else(|| String::from("info"));
+        let cipher_order = args.cipher_order.unwrap_or(CipherOrder::Aes);
+        let gop_cache_kib = args.gop_cache_kib.unwrap_or(4096);
+        let player_queue = args.player_queue.unwrap_or(128);
+        let player_queue_kib = args.player_queue_kib.unwrap_or(8192);
+        let slow_player_secs = args.slow_player_secs.unwrap_or(10);
+        let handshake_timeout_secs = args.handshake_timeout_secs.unwrap_or(10);
+        let idle_timeout_secs = args.idle_timeout_secs.unwrap_or(30);
+        let max_message_kib = args.max_message_kib.unwrap_or(8192);
+        let tls_out_kib = args.tls_out_kib.unwrap_or(256);
+        let worker_stack_kib = args.worker_stack_kib.unwrap_or(256);
         let cert = match (args.cert, args.key) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
@@ -380,22 +419,22 @@ impl Config {
                 Ok(v)
             }
         };
-        positive("max-connections", args.max_connections as u64)?;
-        positive("max-connections-per-ip", args.max_connections_per_ip as u64)?;
-        positive("player-queue", args.player_queue as u64)?;
-        positive("handshake-timeout-secs", args.handshake_timeout_secs)?;
-        positive("idle-timeout-secs", args.idle_timeout_secs)?;
-        positive("slow-player-secs", args.slow_player_secs)?;
-        if args.worker_stack_kib < 64 {
+        positive("max-connections", max_connections as u64)?;
+        positive("max-connections-per-ip", max_connections_per_ip as u64)?;
+        positive("player-queue", player_queue as u64)?;
+        positive("handshake-timeout-secs", handshake_timeout_secs)?;
+        positive("idle-timeout-secs", idle_timeout_secs)?;
+        positive("slow-player-secs", slow_player_secs)?;
+        if worker_stack_kib < 64 {
             return Err("--worker-stack-kib must be at least 64".into());
         }
         // The message length field has 24 bits: 16 MiB - 1 is the most any peer can declare.
-        if !(1..=MAX_MESSAGE_KIB).contains(&args.max_message_kib) {
+        if !(1..=MAX_MESSAGE_KIB).contains(&max_message_kib) {
             return Err(format!(
                 "--max-message-kib must be in 1..={MAX_MESSAGE_KIB}"
             ));
         }
-        if args.tls_out_kib < 16 {
+        if tls_out_kib < 16 {
             return Err("--tls-out-kib must be at least 16 (one TLS record)".into());
         }
         let mut publish_keys = args.publish_key;
@@ -424,42 +463,42 @@ impl Config {
             check_name(app).map_err(|e| format!("--app: {e}"))?;
         }
         // Publishers keep an eighth of the connections (at least one).
-        let reserve = (args.max_connections / 8).max(1);
+        let reserve = (max_connections / 8).max(1);
         let max_players = args
             .max_players
-            .unwrap_or(args.max_connections.saturating_sub(reserve).max(1));
-        if max_players == 0 || (max_players >= args.max_connections && args.max_connections > 1) {
+            .unwrap_or(max_connections.saturating_sub(reserve).max(1));
+        if max_players == 0 || (max_players >= max_connections && max_connections > 1) {
             return Err(format!(
                 "--max-players {max_players} must be in 1..{}: below --max-connections {}, \
                  so publishers always have room",
-                args.max_connections, args.max_connections
+                max_connections, max_connections
             ));
         }
-        positive("play-wait-secs", args.play_wait_secs)?;
+        positive("play-wait-secs", play_wait_secs)?;
         let http = http_settings(
             args.http_listen,
             args.http_token,
             args.http_token_file.as_deref(),
         )?;
         let session = SessionConfig {
-            chunk: chunk_limits(args.max_message_kib),
+            chunk: chunk_limits(max_message_kib),
             amf: AmfLimits::default(),
             ..SessionConfig::default()
         };
         let limits = Limits {
-            max_connections: args.max_connections,
-            max_connections_per_ip: args.max_connections_per_ip,
-            handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
-            idle_timeout: Duration::from_secs(args.idle_timeout_secs),
-            gop_cache_bytes: args.gop_cache_kib * 1024,
-            player_queue_len: args.player_queue,
-            player_queue_bytes: args.player_queue_kib * 1024,
-            slow_player: Duration::from_secs(args.slow_player_secs),
+            max_connections,
+            max_connections_per_ip,
+            handshake_timeout: Duration::from_secs(handshake_timeout_secs),
+            idle_timeout: Duration::from_secs(idle_timeout_secs),
+            gop_cache_bytes: kib("gop-cache-kib", gop_cache_kib)?,
+            player_queue_len: player_queue,
+            player_queue_bytes: kib("player-queue-kib", player_queue_kib)?,
+            slow_player: Duration::from_secs(slow_player_secs),
             max_players_per_stream: max_players,
             max_players,
-            play_wait: Duration::from_secs(args.play_wait_secs),
-            worker_stack: args.worker_stack_kib * 1024,
-            tls_out_bytes: args.tls_out_kib * 1024,
+            play_wait: Duration::from_secs(play_wait_secs),
+            worker_stack: kib("worker-stack-kib", worker_stack_kib)?,
+            tls_out_bytes: kib("tls-out-kib", tls_out_kib)?,
             session,
             ..Limits::default()
         };
@@ -470,21 +509,30 @@ impl Config {
             args.record_keep_hours,
         )?;
         Ok(Config {
-            listen: args.listen,
+            listen,
             rtmp_listen: args.rtmp_listen,
             cert,
-            state_dir: args.state_dir,
+            state_dir,
             publish_keys,
             play_keys,
-            cipher_order: args.cipher_order,
-            log: args.log,
+            stream_play_keys: Vec::new(),
+            cipher_order,
+            log,
             apps,
-            takeover: args.publisher_takeover == Switch::On,
+            takeover,
+            board: args.board,
             record,
+            recording_off: Vec::new(),
             limits,
             http,
         })
     }
+}
+
+/// `kib` KiB in bytes; a value too large for this machine is an error naming `--flag`.
+fn kib(flag: &str, kib: usize) -> Result<usize, String> {
+    kib.checked_mul(1024)
+        .ok_or_else(|| format!("--{flag} {kib} is too large"))
 }
 
 /// The application name used when none is configured.

@@ -81,6 +81,22 @@ impl FromStr for PublishKey {
     }
 }
 
+/// A key that plays one stream only (a `[[stream]]` table's `play_keys`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StreamPlayKey {
+    /// The stream's public name.
+    pub stream: String,
+    /// The secret key.
+    pub key: String,
+}
+
+impl fmt::Debug for StreamPlayKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key, even in debug output.
+        write!(f, "StreamPlayKey({}={})", self.stream, mask(&self.key))
+    }
+}
+
 /// A hint that helps someone recognise a key without giving it away: its first three
 /// characters and its length (for the operator's screen, never for logs).
 pub fn mask(key: &str) -> String {

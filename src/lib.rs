@@ -6,8 +6,11 @@
 //! is a small blocking RTMP(S) client used by tests and benchmarks; `main.rs` only wires
 //! flags to the server.
 
+pub mod board_profile;
 pub mod client;
 pub mod config;
+pub mod config_file;
+pub mod config_report;
 pub mod flv;
 pub mod host;
 pub mod http;
@@ -15,6 +18,7 @@ pub mod key_spec;
 pub mod logging;
 pub mod memory;
 pub mod rtmp;
+pub mod sd_notify;
 pub mod server;
 pub mod start_lines;
 pub mod tls;

@@ -2,6 +2,11 @@
 //!
 //! env_logger's `humantime` and `regex` features pull in a date-time library and a regex
 //! engine, about a fifth of the binary; one civil-date conversion does the same job here.
+//!
+//! Under systemd, when stderr is the journal (`$JOURNAL_STREAM` names stderr's device and
+//! inode), each line starts with its syslog priority (`<3>` error, `<4>` warning, `<6>` info,
+//! `<7>` debug) and has no timestamp: journald keeps its own, and reads the prefix as the
+//! line's priority, so `journalctl -p warning` works.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,21 +18,76 @@ pub fn filter_for_level(level: &str) -> String {
     format!("{level},rustls=error")
 }
 
-/// Starts logging with `filter` (env_logger syntax: `info`, `rtmpsd=debug`, ...).
+/// Starts logging with `filter` (env_logger syntax: `info`, `rtmpsd=debug`, ...), in the
+/// journal's format when stderr is the journal.
 pub fn init(filter: &str) {
+    let journal = stderr_is_journal();
     env_logger::Builder::new()
         .parse_filters(filter)
-        .format(|out, record| {
-            writeln!(
-                out,
-                "[{} {:<5} {}] {}",
-                utc_timestamp(SystemTime::now()),
-                record.level(),
-                record.target(),
-                record.args()
-            )
+        .format(move |out, record| {
+            if journal {
+                writeln!(
+                    out,
+                    "{}{} {}",
+                    journal_priority(record.level()),
+                    record.target(),
+                    record.args()
+                )
+            } else {
+                writeln!(
+                    out,
+                    "[{} {:<5} {}] {}",
+                    utc_timestamp(SystemTime::now()),
+                    record.level(),
+                    record.target(),
+                    record.args()
+                )
+            }
         })
         .init();
+}
+
+/// The syslog priority prefix journald reads from the start of a line (sd-daemon.h).
+pub fn journal_priority(level: log::Level) -> &'static str {
+    match level {
+        log::Level::Error => "<3>",
+        log::Level::Warn => "<4>",
+        log::Level::Info => "<6>",
+        log::Level::Debug | log::Level::Trace => "<7>",
+    }
+}
+
+/// Whether stderr is the journal: `$JOURNAL_STREAM` (`DEVICE:INODE`) names it. Checking the
+/// inode, not only the variable, keeps a child whose stderr was redirected from using the
+/// journal's format in a file or a terminal.
+pub fn stderr_is_journal() -> bool {
+    fd_is_journal(2)
+}
+
+/// Whether stdout is the journal (systemd's default for a service's stdout too): what is
+/// printed there is logged, and kept where the journal's readers can see it.
+pub fn stdout_is_journal() -> bool {
+    fd_is_journal(1)
+}
+
+fn fd_is_journal(fd: i32) -> bool {
+    let Ok(stream) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    // SAFETY: fstat writes only into the zeroed stat we pass.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut stat) } != 0 {
+        return false;
+    }
+    names_device_and_inode(&stream, stat.st_dev as u64, stat.st_ino as u64)
+}
+
+/// Whether `DEVICE:INODE` (decimal, as systemd writes `$JOURNAL_STREAM`) is `dev`, `ino`.
+fn names_device_and_inode(stream: &str, dev: u64, ino: u64) -> bool {
+    let Some((d, i)) = stream.trim().split_once(':') else {
+        return false;
+    };
+    d.parse() == Ok(dev) && i.parse() == Ok(ino)
 }
 
 /// `time` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
@@ -75,6 +135,31 @@ mod tests {
         assert_eq!(at(951_782_400, 7), "2000-02-29T00:00:00.007Z");
         assert_eq!(at(1_795_402_277, 681), "2026-11-23T02:51:17.681Z");
         assert_eq!(at(4_102_444_799, 999), "2099-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn journal_stream_must_name_the_device_and_inode() {
+        assert!(names_device_and_inode("8:12345", 8, 12345));
+        assert!(!names_device_and_inode("8:12345", 8, 12346));
+        assert!(!names_device_and_inode("9:12345", 8, 12345));
+        assert!(!names_device_and_inode("812345", 8, 12345));
+        assert!(!names_device_and_inode("", 0, 0));
+    }
+
+    #[test]
+    fn levels_map_to_syslog_priorities() {
+        use log::Level;
+        let got: Vec<&str> = [
+            Level::Error,
+            Level::Warn,
+            Level::Info,
+            Level::Debug,
+            Level::Trace,
+        ]
+        .into_iter()
+        .map(journal_priority)
+        .collect();
+        assert_eq!(got, ["<3>", "<4>", "<6>", "<7>", "<7>"]);
     }
 
     #[test]

@@ -211,6 +211,27 @@ mod tests {
     }
 
     #[test]
+    fn a_key_of_another_certificate_is_refused() {
+        let dir = std::env::temp_dir().join(format!("rtmpsd-tls-pair-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (cert_a, _) = self_signed(&["a.local".into()], &[]).unwrap();
+        let (_, key_b) = self_signed(&["b.local".into()], &[]).unwrap();
+        let pair = (dir.join("cert.pem"), dir.join("key.pem"));
+        fs::write(&pair.0, cert_a).unwrap();
+        fs::write(&pair.1, key_b).unwrap();
+        let err = load_or_generate(Some(&pair), &dir, CipherOrder::Aes)
+            .err()
+            .expect("a mismatched pair is refused");
+        assert!(err.contains("do not fit together"), "{err}");
+        fs::write(&pair.1, "not a key").unwrap();
+        let err = load_or_generate(Some(&pair), &dir, CipherOrder::Aes)
+            .err()
+            .expect("a broken key is refused");
+        assert!(err.contains("no usable private key"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn cipher_order_puts_the_preferred_aead_first() {
         let first = |o| cipher_suites(o)[0].suite();
         assert_eq!(

@@ -1,5 +1,7 @@
-//! The accept loop: one mio `Poll` over the listeners and the signal pipe; each accepted
-//! connection goes to its own named, small-stack worker thread. Nothing else happens here.
+//! The accept loop: one mio `Poll` over the listeners and the signal pipes; each accepted
+//! connection goes to its own named, small-stack worker thread. Between connections the
+//! loop also does the few things that must not race with each other: a reload on SIGHUP,
+//! the certificate files' check, and systemd's readiness and watchdog notes.
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -8,21 +10,24 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 use mio::net::{TcpListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::connection_slot::ConnectionSlot;
 use super::hub::{Hub, HubLimits};
 use super::listener::{Listeners, plain_peer};
+use super::reload::Reloader;
 use super::settings::Settings;
 use super::shared::Shared;
 use super::worker::{RECONNECT_WAIT, Worker};
+use crate::sd_notify::{self, Notifier};
 
 const TLS_LISTENER: Token = Token(0);
 const RTMP_LISTENER: Token = Token(1);
 const SIGNALS: Token = Token(2);
 const STOP: Token = Token(3);
+const HANGUP: Token = Token(4);
 /// How long shutdown waits for sessions to say goodbye.
 const DRAIN_TIME: Duration = Duration::from_millis(800);
 /// How long it waits when clients were asked to reconnect (enhanced RTMP): they stream on to
@@ -35,6 +40,9 @@ pub struct Server {
     tls_listener: TcpListener,
     rtmp_listener: Option<TcpListener>,
     signals: Option<UnixStream>,
+    hangup: Option<UnixStream>,
+    reloader: Option<Reloader>,
+    notifier: Option<Notifier>,
     stop_waker: Arc<Waker>,
     shared: Arc<Shared>,
 }
@@ -91,11 +99,19 @@ impl Server {
             max_players: settings.limits.max_players_per_stream,
         });
         let shared = Arc::new(Shared::new(hub, settings));
+        // Under systemd (Type=notify): told READY=1 when `run` starts accepting.
+        let notifier = Notifier::from_env().unwrap_or_else(|e| {
+            warn!("systemd notification off: {e}");
+            None
+        });
         Ok(Server {
             poll,
             tls_listener,
             rtmp_listener,
             signals: None,
+            hangup: None,
+            reloader: None,
+            notifier,
             stop_waker,
             shared,
         })
@@ -103,20 +119,35 @@ impl Server {
 
     /// Stops the server on SIGINT and SIGTERM.
     pub fn stop_on_signals(&mut self) -> io::Result<()> {
+        let pipe = self.signal_pipe(
+            &[signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM],
+            SIGNALS,
+        )?;
+        self.signals = Some(pipe);
+        Ok(())
+    }
+
+    /// Reloads with `reloader` on SIGHUP, and checks the certificate files every few seconds.
+    pub fn reload_on_hangup(&mut self, reloader: Reloader) -> io::Result<()> {
+        let pipe = self.signal_pipe(&[signal_hook::consts::SIGHUP], HANGUP)?;
+        self.hangup = Some(pipe);
+        self.reloader = Some(reloader);
+        Ok(())
+    }
+
+    /// A pipe that `signals` write to, registered with the poll as `token`.
+    fn signal_pipe(&mut self, signals: &[i32], token: Token) -> io::Result<UnixStream> {
         let (read_end, write_end) = std::os::unix::net::UnixStream::pair()?;
         read_end.set_nonblocking(true)?;
         write_end.set_nonblocking(true)?;
         let mut read_end = UnixStream::from_std(read_end);
-        signal_hook::low_level::pipe::register(
-            signal_hook::consts::SIGINT,
-            write_end.try_clone()?,
-        )?;
-        signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, write_end)?;
+        for signal in signals {
+            signal_hook::low_level::pipe::register(*signal, write_end.try_clone()?)?;
+        }
         self.poll
             .registry()
-            .register(&mut read_end, SIGNALS, Interest::READABLE)?;
-        self.signals = Some(read_end);
-        Ok(())
+            .register(&mut read_end, token, Interest::READABLE)?;
+        Ok(read_end)
     }
 
     /// The RTMPS listener's address.
@@ -147,13 +178,25 @@ impl Server {
     /// Accepts connections until stopped, then closes every session (within a second).
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
+        self.notify("READY=1\nSTATUS=accepting connections");
+        let watchdog_every = self.notifier.as_ref().and_then(Notifier::watchdog_every);
+        let mut next_watchdog = watchdog_every.map(|every| Instant::now() + every);
         while !self.shared.is_stopping() {
-            if let Err(e) = self.poll.poll(&mut events, None) {
+            let wake_at = [
+                next_watchdog,
+                self.reloader.as_ref().map(Reloader::next_check),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let timeout = wake_at.map(|at| at.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(e);
             }
+            let mut hangup = false;
             for event in events.iter() {
                 match event.token() {
                     TLS_LISTENER => accept_all(&self.tls_listener, true, &self.shared),
@@ -163,17 +206,32 @@ impl Server {
                         }
                     }
                     SIGNALS => {
-                        let mut buf = [0u8; 16];
-                        if let Some(pipe) = self.signals.as_mut() {
-                            while matches!(pipe.read(&mut buf), Ok(n) if n > 0) {}
-                        }
+                        drain(self.signals.as_mut());
                         info!("signal received: stopping");
                         self.shared.begin_stopping();
+                    }
+                    HANGUP => {
+                        drain(self.hangup.as_mut());
+                        hangup = true;
                     }
                     _ => {}
                 }
             }
+            if hangup && !self.shared.is_stopping() {
+                self.reload();
+            }
+            let now = Instant::now();
+            if let (Some(at), Some(every)) = (next_watchdog, watchdog_every) {
+                if now >= at {
+                    self.notify("WATCHDOG=1");
+                    next_watchdog = Some(now + every);
+                }
+            }
+            if let Some(reloader) = self.reloader.as_mut() {
+                reloader.check_certificate(&self.shared, now);
+            }
         }
+        self.notify("STOPPING=1");
         info!("stopping: closing {} sessions", self.shared.connections());
         // Close the listeners first: a client asked to reconnect gets a refusal at once and
         // retries, instead of waiting in a backlog nobody will accept from.
@@ -195,6 +253,50 @@ impl Server {
             info!("stopped");
         }
         Ok(())
+    }
+}
+
+impl Server {
+    /// SIGHUP: reloads, telling systemd around it; logs one line either way.
+    fn reload(&mut self) {
+        if self.reloader.is_none() {
+            return;
+        }
+        self.notify(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={}",
+            sd_notify::monotonic_usec()
+        ));
+        let Some(reloader) = self.reloader.as_mut() else {
+            return;
+        };
+        let status = match reloader.reload(&self.shared) {
+            Ok(line) => {
+                info!("{line}");
+                "STATUS=reloaded".to_string()
+            }
+            Err(why) => {
+                warn!("{why}");
+                "STATUS=reload rejected (see the log); running settings kept".to_string()
+            }
+        };
+        self.notify(&format!("READY=1\n{status}"));
+    }
+
+    /// Tells systemd `state`, when it runs the server as a notify service.
+    fn notify(&self, state: &str) {
+        if let Some(notifier) = &self.notifier {
+            if let Err(e) = notifier.notify(state) {
+                debug!("systemd notification {state:?} not sent: {e}");
+            }
+        }
+    }
+}
+
+/// Empties a signal pipe (one byte per signal received).
+fn drain(pipe: Option<&mut UnixStream>) {
+    let mut buf = [0u8; 16];
+    if let Some(pipe) = pipe {
+        while matches!(pipe.read(&mut buf), Ok(n) if n > 0) {}
     }
 }
 

@@ -12,7 +12,7 @@ use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-use crate::key_spec::{PublishKey, check_key};
+use crate::key_spec::{PublishKey, StreamPlayKey, check_key};
 
 fn sha256(key: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -20,16 +20,19 @@ fn sha256(key: &str) -> [u8; 32] {
     out
 }
 
+#[derive(Clone)]
 struct KeyDigest {
     stream_index: u32,
     digest: [u8; 32],
 }
 
 /// The streams, their publish keys and the play keys, the keys kept only as digests.
+#[derive(Clone)]
 pub struct StreamKeys {
     names: Vec<String>,
     publish: Vec<KeyDigest>,
     play: Vec<[u8; 32]>,
+    stream_play: Vec<KeyDigest>,
 }
 
 impl StreamKeys {
@@ -54,7 +57,21 @@ impl StreamKeys {
             names,
             publish: digests,
             play: play.iter().map(|k| sha256(k)).collect(),
+            stream_play: Vec::new(),
         }
+    }
+
+    /// Adds keys that play one stream each; a key for a stream no key publishes is ignored.
+    pub fn with_stream_play_keys(mut self, keys: &[StreamPlayKey]) -> Self {
+        for entry in keys {
+            if let Some(index) = self.names.iter().position(|n| *n == entry.stream) {
+                self.stream_play.push(KeyDigest {
+                    stream_index: index as u32,
+                    digest: sha256(&entry.key),
+                });
+            }
+        }
+        self
     }
 
     /// The configured stream names, in the order first given.
@@ -90,9 +107,13 @@ impl StreamKeys {
         self.stream_for_key(key) == Some(name)
     }
 
-    /// Whether a player giving `key` (from `?key=`) may play.
-    pub fn play_allowed(&self, key: Option<&str>) -> bool {
-        if self.play.is_empty() {
+    /// Whether a player giving `key` (from `?key=`) may play stream `name`: with no play
+    /// key for every stream and none of its own, anyone may; otherwise the key must be one
+    /// of those. Every key is compared, in time independent of which one matches.
+    pub fn play_allowed(&self, name: &str, key: Option<&str>) -> bool {
+        let own = self.names.iter().position(|n| n == name).map(|i| i as u32);
+        let has_own = own.is_some_and(|i| self.stream_play.iter().any(|e| e.stream_index == i));
+        if self.play.is_empty() && !has_own {
             return true;
         }
         let Some(key) = key else {
@@ -102,6 +123,10 @@ impl StreamKeys {
         let mut found = Choice::from(0);
         for digest in &self.play {
             found |= digest.ct_eq(&candidate);
+        }
+        for entry in &self.stream_play {
+            let mine = Choice::from(u8::from(Some(entry.stream_index) == own));
+            found |= entry.digest.ct_eq(&candidate) & mine;
         }
         bool::from(found)
     }
@@ -171,11 +196,35 @@ mod tests {
     #[test]
     fn playing_is_open_without_play_keys() {
         let open = keys(&["k"], &[]);
-        assert!(open.play_allowed(None));
+        assert!(open.play_allowed("stream", None));
         let closed = keys(&["k"], &["seen"]);
-        assert!(!closed.play_allowed(None));
-        assert!(!closed.play_allowed(Some("nope")));
-        assert!(closed.play_allowed(Some("seen")));
+        assert!(!closed.play_allowed("stream", None));
+        assert!(!closed.play_allowed("stream", Some("nope")));
+        assert!(closed.play_allowed("stream", Some("seen")));
+    }
+
+    #[test]
+    fn a_streams_own_play_keys_play_it_and_no_other() {
+        let own = |stream: &str, key: &str| StreamPlayKey {
+            stream: stream.into(),
+            key: key.into(),
+        };
+        let keys = keys(&["cam1=k1", "cam2=k2", "cam3=k3"], &[]).with_stream_play_keys(&[
+            own("cam1", "p1"),
+            own("cam2", "p2"),
+            own("nope", "px"),
+        ]);
+        assert!(keys.play_allowed("cam1", Some("p1")));
+        assert!(!keys.play_allowed("cam1", Some("p2")), "cam2's key");
+        assert!(!keys.play_allowed("cam1", None));
+        assert!(keys.play_allowed("cam2", Some("p2")));
+        assert!(keys.play_allowed("cam3", None), "no keys of its own: open");
+        let with_global = self::keys(&["cam1=k1", "cam3=k3"], &["all"])
+            .with_stream_play_keys(&[own("cam1", "p1")]);
+        assert!(with_global.play_allowed("cam1", Some("all")));
+        assert!(with_global.play_allowed("cam1", Some("p1")));
+        assert!(!with_global.play_allowed("cam3", Some("p1")));
+        assert!(!with_global.play_allowed("cam3", None));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   chunk headers.
 //! - `shared`, `settings`, `stats`, `connection_slot`: state shared across connections:
 //!   the settings in force (swapped whole on reload), counters, connection limits.
+//! - `reload`: SIGHUP and certificate-file changes, turned into new settings.
 //! - `push_status`: the pushes to upstream servers as operators see them.
 //! - `recorder`: local recording, a hub subscriber per stream writing segmented FLV within
 //!   a disk budget; `recorder::RecordingRegistry` is what operators see of it.
@@ -29,6 +30,7 @@ pub mod listener;
 pub mod out_batch;
 pub mod push_status;
 pub mod recorder;
+pub mod reload;
 pub mod settings;
 pub mod shared;
 pub mod stats;

@@ -56,7 +56,7 @@ use subscriber::Subscriber;
 
 /// The registry of streams, shared by the hub and the handles it gives out.
 struct Registry {
-    limits: HubLimits,
+    limits: Mutex<HubLimits>,
     streams: Mutex<HashMap<String, Arc<Stream>>>,
 }
 
@@ -71,10 +71,29 @@ impl Hub {
     pub fn new(limits: HubLimits) -> Self {
         Hub {
             registry: Arc::new(Registry {
-                limits,
+                limits: Mutex::new(limits),
                 streams: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Sets the limits of streams made from now on (a stream is made when its first publisher
+    /// or player comes, and forgotten when it has neither), and of players joining any stream.
+    pub fn set_limits(&self, limits: HubLimits) {
+        *self
+            .registry
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = limits;
+    }
+
+    /// The limits streams are made with now.
+    pub fn limits(&self) -> HubLimits {
+        *self
+            .registry
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Number of streams with a publisher or subscribers.
@@ -154,7 +173,7 @@ impl Hub {
         let mut streams = registry.streams();
         let stream = registry.entry(&mut streams, name);
         let mut state = stream.lock();
-        let limit = registry.limits.max_players;
+        let limit = self.limits().max_players;
         if kind == SubscriberKind::Player && stream.stats().counts().players >= limit {
             drop(state);
             Registry::forget_if_unused(&mut streams, &stream);
@@ -195,7 +214,10 @@ impl Registry {
     fn entry(&self, streams: &mut HashMap<String, Arc<Stream>>, name: &str) -> Arc<Stream> {
         streams
             .entry(name.to_string())
-            .or_insert_with(|| Arc::new(Stream::new(name, self.limits)))
+            .or_insert_with(|| {
+                let limits = *self.limits.lock().unwrap_or_else(|p| p.into_inner());
+                Arc::new(Stream::new(name, limits))
+            })
             .clone()
     }
 

@@ -301,7 +301,7 @@ impl Context {
         if !self.app_served("play") {
             return Action::RejectPlay(stream_id, STREAM_NOT_FOUND, "unknown application");
         }
-        if !self.settings.keys.play_allowed(key) {
+        if !self.settings.keys.play_allowed(stream_name, key) {
             warn!(
                 "{} {} play refused: wrong or missing play key",
                 self.id, self.peer
