@@ -8,6 +8,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::key_spec::{PublishKey, check_key, check_name};
+use crate::push_spec::PushTarget;
 use crate::rtmp::amf0::AmfLimits;
 use crate::rtmp::chunk::ChunkLimits;
 use crate::rtmp::session::SessionConfig;
@@ -99,6 +100,19 @@ pub struct Args {
     /// at least 16 (default 256)
     #[argh(option, default = "256")]
     pub tls_out_kib: usize,
+    /// NAME=URL: push the local stream NAME (its public name, not its key) to the upstream
+    /// rtmps://host[:port]/app/key whenever it is live (repeatable; rtmp:// only if written)
+    // Taken as text and parsed in `Config::from_args`: argh would quote a bad value, key and
+    // all, in its error.
+    #[argh(option)]
+    pub push: Vec<String>,
+    /// PEM file of CA certificates trusted for every push, besides the system's roots
+    #[argh(option)]
+    pub push_ca_file: Option<PathBuf>,
+    /// seconds an upstream may take to accept a push (connect, TLS, RTMP, publish), or stay
+    /// without taking data or acknowledging it, before the push reconnects (default 10)
+    #[argh(option, default = "10")]
+    pub push_timeout_secs: u64,
     /// stack size of each session thread, in KiB (default 256)
     #[argh(option, default = "256")]
     pub worker_stack_kib: usize,
@@ -196,6 +210,8 @@ pub struct Limits {
     pub tls_out_bytes: usize,
     /// Stack size of each session thread.
     pub worker_stack: usize,
+    /// Time an upstream may take to accept a push, or stay without taking data.
+    pub push_timeout: Duration,
     /// Protocol limits for each session.
     pub session: SessionConfig,
 }
@@ -218,6 +234,7 @@ impl Default for Limits {
             read_buffer: 8 * 1024,
             tls_out_bytes: 256 * 1024,
             worker_stack: 256 * 1024,
+            push_timeout: Duration::from_secs(10),
             session: SessionConfig::default(),
         }
     }
@@ -246,6 +263,10 @@ pub struct Config {
     pub apps: Vec<String>,
     /// Whether a new publisher takes a live stream over.
     pub takeover: bool,
+    /// Pushes to upstream servers.
+    pub pushes: Vec<PushTarget>,
+    /// CA certificates trusted for every push, besides the system's.
+    pub push_ca_file: Option<PathBuf>,
     /// Every limit.
     pub limits: Limits,
 }
@@ -321,6 +342,12 @@ impl Config {
             ));
         }
         positive("play-wait-secs", args.play_wait_secs)?;
+        positive("push-timeout-secs", args.push_timeout_secs)?;
+        let pushes = args
+            .push
+            .iter()
+            .map(|p| p.parse::<PushTarget>())
+            .collect::<Result<Vec<_>, _>>()?;
         let session = SessionConfig {
             chunk: chunk_limits(args.max_message_kib),
             amf: AmfLimits::default(),
@@ -340,6 +367,7 @@ impl Config {
             play_wait: Duration::from_secs(args.play_wait_secs),
             worker_stack: args.worker_stack_kib * 1024,
             tls_out_bytes: args.tls_out_kib * 1024,
+            push_timeout: Duration::from_secs(args.push_timeout_secs),
             session,
             ..Limits::default()
         };
@@ -354,6 +382,8 @@ impl Config {
             log: args.log,
             apps,
             takeover: args.publisher_takeover == Switch::On,
+            pushes,
+            push_ca_file: args.push_ca_file,
             limits,
         })
     }
@@ -527,6 +557,28 @@ mod tests {
         assert!(parse(&["--max-message-kib", "16383"]).is_ok());
         assert!(parse(&["--max-message-kib", "16384"]).is_err());
         assert!(parse(&["--max-message-kib", "0"]).is_err());
+    }
+
+    #[test]
+    fn pushes_are_repeatable_and_their_keys_stay_out_of_errors() {
+        let config = parse(&[
+            "--push",
+            "cam=rtmps://a.rtmps.youtube.com/live2/yt-secret",
+            "--push",
+            "cam=rtmp://origin.example/live/origin-secret",
+            "--push-ca-file",
+            "/etc/ca.pem",
+        ])
+        .unwrap();
+        assert_eq!(config.pushes.len(), 2);
+        assert_eq!(config.pushes[1].url.port, 1935);
+        assert_eq!(config.push_ca_file, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(config.limits.push_timeout, Duration::from_secs(10));
+        assert!(!format!("{config:?}").contains("secret"));
+        let err = parse(&["--push", "cam=ftp://h/a/yt-secret"]).unwrap_err();
+        assert!(err.contains("rtmps://"), "{err}");
+        assert!(!err.contains("yt-secret"), "{err}");
+        assert!(parse(&["--push-timeout-secs", "0"]).is_err());
     }
 
     #[test]
