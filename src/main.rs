@@ -9,7 +9,9 @@ use rtmpsd::key_spec::{DEFAULT_STREAM_NAME, PublishKey};
 use rtmpsd::server::accept::Server;
 use rtmpsd::server::keys::{StreamKeys, stored_publish_key};
 use rtmpsd::server::listener::Listeners;
+use rtmpsd::server::push::{self, PushSettings};
 use rtmpsd::server::settings::Settings;
+use rtmpsd::upstream_tls::UpstreamTls;
 use rtmpsd::{host, start_lines, tls};
 
 fn main() -> ExitCode {
@@ -87,7 +89,9 @@ fn run(config: Config) -> Result<(), String> {
         apps: config.apps.clone(),
         takeover: config.takeover,
     };
+    check_push_streams(&config, &names)?;
     let mut server = Server::new(listeners, settings).map_err(|e| format!("server setup: {e}"))?;
+    start_pushes(&config, &server)?;
     server
         .stop_on_signals()
         .map_err(|e| format!("signal setup: {e}"))?;
@@ -120,4 +124,59 @@ fn run(config: Config) -> Result<(), String> {
         );
     }
     server.run().map_err(|e| format!("server failed: {e}"))
+}
+
+/// Refuses pushes of streams no key can publish: they would never go live.
+fn check_push_streams(config: &Config, names: &[String]) -> Result<(), String> {
+    for push in &config.pushes {
+        let app_served = match push.stream.split_once('/') {
+            Some((app, _)) => config.apps.iter().any(|a| a == app),
+            None => true,
+        };
+        if !app_served || !names.iter().any(|n| n == push.stream_name()) {
+            return Err(format!(
+                "--push {}: no such stream (streams: {}; apps: {})",
+                push.stream,
+                names.join(", "),
+                config.apps.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Starts the pushes, loading the trusted roots only when one goes to an rtmps:// upstream.
+fn start_pushes(config: &Config, server: &Server) -> Result<(), String> {
+    if config.pushes.is_empty() {
+        return Ok(());
+    }
+    let mut upstream_tls = if config.pushes.iter().any(|p| p.url.tls) {
+        let (tls, loaded) = UpstreamTls::load(config.push_ca_file.as_deref(), config.cipher_order)
+            .map_err(|e| format!("--push-ca-file {e}"))?;
+        info!(
+            "pushes trust {} system root certificates and {} from --push-ca-file",
+            loaded.system, loaded.from_file
+        );
+        for problem in &loaded.system_errors {
+            warn!("system root certificates: {problem}");
+        }
+        if loaded.system == 0 && loaded.from_file == 0 {
+            warn!(
+                "no trusted root certificates: rtmps:// pushes will fail unless their \
+                 ca_file trusts the upstream (install ca-certificates)"
+            );
+        }
+        tls
+    } else {
+        UpstreamTls::with_roots(Vec::new(), config.cipher_order)?
+    };
+    let app = config.apps.first().map_or("live", String::as_str);
+    let settings = PushSettings::from_limits(&config.limits, app);
+    push::start(
+        &server.shared(),
+        &config.pushes,
+        &mut upstream_tls,
+        &settings,
+    )?;
+    Ok(())
 }

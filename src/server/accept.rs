@@ -174,7 +174,10 @@ impl Server {
         info!("stopping: closing {} sessions", self.shared.connections());
         self.shared.stop();
         let deadline = Instant::now() + DRAIN_TIME;
-        while self.shared.connections() > 0 && Instant::now() < deadline {
+        // Pushes close their upstreams too; each leaves the registry when its thread ends.
+        while (self.shared.connections() > 0 || !self.shared.pushes.is_empty())
+            && Instant::now() < deadline
+        {
             thread::sleep(Duration::from_millis(10));
         }
         let left = self.shared.connections();
