@@ -260,11 +260,9 @@ fn receive_until(client: &mut Client, last: u32, timeout: Duration) -> Received 
                 seen.start.push("meta")
             }
             type_id::AUDIO if header && seen.indices.is_empty() => seen.start.push("audio-header"),
-            type_id::VIDEO if header => {
-                if seen.indices.is_empty() {
-                    seen.start.push("video-header");
-                }
-            }
+            type_id::VIDEO if header && seen.indices.is_empty() => seen.start.push("video-header"),
+            // A sequence header after frames (a new publisher) is no frame.
+            type_id::VIDEO if header => {}
             type_id::VIDEO => {
                 seen.first_was_key
                     .get_or_insert(message.payload.first() == Some(&0x17));
