@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs the two real clients the integration tests drive
-# (only what is missing), points the tests at them, then runs `cargo test`.
+# The test command: installs the two real clients the integration tests drive and the
+# nginx-rtmp upstream the push tests use (only what is missing), points the tests at them,
+# then runs `cargo test`.
 #
 #   ./test.sh [extra cargo test args...]     e.g. ./test.sh --test play -- --nocapture
 #
@@ -65,5 +66,8 @@ done
 RTMPSD_FFMPEG_DEBIAN=$(realpath "$RTMPSD_FFMPEG_DEBIAN")
 RTMPSD_FFMPEG_MODERN=$(realpath "$RTMPSD_FFMPEG_MODERN")
 export RTMPSD_FFMPEG_DEBIAN RTMPSD_FFMPEG_MODERN
+
+# nginx-rtmp behind nginx's stream TLS: the reference upstream of tests/push_e2e.rs.
+tests/peers/install-nginx
 
 exec cargo test --locked "$@"

@@ -71,7 +71,10 @@ impl Default for ClientConfig {
             amf: AmfLimits::default(),
             // OBS's outgoing chunk size.
             out_chunk_size: 4096,
-            window_ack_size: 2_500_000,
+            // Small enough that a server acknowledges a few times a second at stream
+            // bitrates, so a server that stops reading shows within seconds; an
+            // acknowledgement is 16 bytes.
+            window_ack_size: 256 * 1024,
             max_pending_output: 64 * 1024,
             digest_handshake: true,
         }

@@ -37,6 +37,11 @@ impl AckWatch {
         }
     }
 
+    /// Whether an acknowledgement has come (the watch judges only then).
+    pub fn armed(&self) -> bool {
+        self.last.is_some()
+    }
+
     /// Records an acknowledgement arriving at `now`, when `sent` bytes had been sent.
     pub fn acknowledged(&mut self, sent: u64, now: Instant) {
         self.last = Some((sent, now));

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::ack_watch::AckOverdue;
 use crate::rtmp::client_session::{ClientStep, Status};
+use rustls::CertificateError;
 
 /// Longest piece of upstream text kept for a log line.
 pub const MAX_UPSTREAM_TEXT: usize = 160;
@@ -140,11 +141,20 @@ impl fmt::Display for PushFailure {
             PushFailure::Connect { addr, error } => {
                 write!(f, "tcp connect to {addr} failed: {error}")
             }
+            PushFailure::Tls(rustls::Error::InvalidCertificate(
+                why @ (CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. }),
+            )) => write!(
+                f,
+                "tls: the upstream's certificate is not for the URL's host ({}); set the \
+                 push's sni to a name it carries, or use that name in the URL",
+                variant_name(why)
+            ),
             PushFailure::Tls(rustls::Error::InvalidCertificate(why)) => write!(
                 f,
-                "tls: the upstream's certificate is not trusted ({why:?}); trust its CA with \
-                 --push-ca-file or the push's ca_file, or set its sni if the URL's host is not \
-                 the certificate's name"
+                "tls: the upstream's certificate is not trusted ({}); trust its CA with \
+                 --push-ca-file or the push's ca_file",
+                variant_name(why)
             ),
             PushFailure::Tls(error) => write!(f, "tls: {error}"),
             PushFailure::Protocol(error) => write!(f, "protocol error: {error}"),
@@ -187,6 +197,17 @@ impl fmt::Display for PushFailure {
             PushFailure::Io { op, error } => write!(f, "{op} failed: {error}"),
         }
     }
+}
+
+/// The name of an enum variant from its debug form, without its fields (some carry raw
+/// algorithm ids that say nothing to an operator).
+fn variant_name(value: &impl fmt::Debug) -> String {
+    let debug = format!("{value:?}");
+    debug
+        .split([' ', '(', '{'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// `text` from the upstream, made safe for a log line: `key` cut out, control characters

@@ -335,7 +335,12 @@ impl Upstream {
                     upstream_text(status.code, &self.key),
                     upstream_text(status.description, &self.key)
                 ),
-                Some(ClientEvent::Acknowledged { .. }) => {
+                Some(ClientEvent::Acknowledged { sequence }) => {
+                    if !self.ack.armed() {
+                        debug!(
+                            "{label}: {addr} acknowledges what it gets ({sequence} bytes so far)"
+                        );
+                    }
                     self.ack.acknowledged(self.bytes_out, now);
                 }
                 None if fed.consumed == 0 => break,
