@@ -162,6 +162,14 @@ fn a_push_to_a_second_rtmpsd_reaches_an_ffmpeg_player_there() {
     let redacted = format!("rtmps://127.0.0.1:{port}/live/(key redacted)");
     assert!(local.log_contains(&redacted), "{:?}", local.logs());
     assert_no_key(&local);
+    // Stopping the local server closes the push politely and fast: the upstream hears the
+    // unpublish (FCUnpublish, deleteStream) rather than a dropped connection.
+    let stopping = Instant::now();
+    let logs_before_stop = local.logs();
+    let status = local.stop();
+    assert!(status.success(), "{status:?}: {logs_before_stop:?}");
+    assert!(stopping.elapsed() < Duration::from_secs(2), "{:?}", stopping.elapsed());
+    wait_log(&up, "unpublished live/cam", Duration::from_secs(2));
 }
 
 /// nginx running as a daemon for one test; SIGTERM to its master on drop.
