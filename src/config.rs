@@ -119,6 +119,17 @@ pub struct Args {
     /// print the version and exit
     #[argh(switch, short = 'V')]
     pub version: bool,
+    /// address of the HTTP listener for /metrics, /api/v1/streams and the status page;
+    /// off unless given
+    #[argh(option)]
+    pub http_listen: Option<SocketAddr>,
+    /// token the HTTP listener requires (`Authorization: Bearer TOKEN` or `?token=TOKEN`);
+    /// needed when --http-listen is not a loopback address
+    #[argh(option)]
+    pub http_token: Option<String>,
+    /// file whose first line is the HTTP token, like --http-token but off the command line
+    #[argh(option)]
+    pub http_token_file: Option<PathBuf>,
 }
 
 /// The default RTMPS listener: every address, IPv6 and (dual-stack) IPv4.
@@ -137,6 +148,74 @@ fn chunk_limits(max_message_kib: u32) -> ChunkLimits {
         max_buffered_bytes: max_message_len as usize + (1 << 20),
         ..ChunkLimits::default()
     }
+}
+
+/// Shortest HTTP token accepted.
+pub const MIN_HTTP_TOKEN_LEN: usize = 12;
+/// Longest HTTP token accepted.
+pub const MAX_HTTP_TOKEN_LEN: usize = 128;
+
+/// The operator's HTTP listener: where, and the token it requires (if any).
+#[derive(Clone)]
+pub struct HttpSettings {
+    /// Listener address.
+    pub listen: SocketAddr,
+    /// The token every request must carry; `None` only on a loopback address.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a secret: say only whether there is one.
+        f.debug_struct("HttpSettings")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// Checks the HTTP flags: a token is required off loopback, and must look like one.
+fn http_settings(
+    listen: Option<SocketAddr>,
+    token: Option<String>,
+    token_file: Option<&std::path::Path>,
+) -> Result<Option<HttpSettings>, String> {
+    let token = match (token, token_file) {
+        (Some(_), Some(_)) => return Err("give --http-token or --http-token-file, not both".into()),
+        (Some(t), None) => Some(t),
+        (None, Some(path)) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(text.lines().next().unwrap_or_default().trim().to_string())
+        }
+        (None, None) => None,
+    };
+    let Some(listen) = listen else {
+        if token.is_some() {
+            return Err("--http-token and --http-token-file need --http-listen".into());
+        }
+        return Ok(None);
+    };
+    if let Some(token) = &token {
+        // URL-unreserved characters only, so `?token=` needs no escaping on a phone.
+        if !(MIN_HTTP_TOKEN_LEN..=MAX_HTTP_TOKEN_LEN).contains(&token.len())
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        {
+            return Err(format!(
+                "the http token must be {MIN_HTTP_TOKEN_LEN}-{MAX_HTTP_TOKEN_LEN} characters \
+                 from A-Z, a-z, 0-9 and - . _ ~"
+            ));
+        }
+    }
+    if token.is_none() && !listen.ip().to_canonical().is_loopback() {
+        return Err(format!(
+            "--http-listen {listen} is not a loopback address: give --http-token or \
+             --http-token-file too, or anyone who reaches it sees the streams and publishers"
+        ));
+    }
+    Ok(Some(HttpSettings { listen, token }))
 }
 
 /// Which AEAD the server prefers, whatever order the client offers.
@@ -269,6 +348,8 @@ pub struct Config {
     pub push_ca_file: Option<PathBuf>,
     /// Every limit.
     pub limits: Limits,
+    /// The operator's HTTP listener, if asked for.
+    pub http: Option<HttpSettings>,
 }
 
 impl Config {
@@ -348,6 +429,11 @@ impl Config {
             .iter()
             .map(|p| p.parse::<PushTarget>())
             .collect::<Result<Vec<_>, _>>()?;
+        let http = http_settings(
+            args.http_listen,
+            args.http_token,
+            args.http_token_file.as_deref(),
+        )?;
         let session = SessionConfig {
             chunk: chunk_limits(args.max_message_kib),
             amf: AmfLimits::default(),
@@ -385,6 +471,7 @@ impl Config {
             pushes,
             push_ca_file: args.push_ca_file,
             limits,
+            http,
         })
     }
 }
@@ -579,6 +666,57 @@ mod tests {
         assert!(err.contains("rtmps://"), "{err}");
         assert!(!err.contains("yt-secret"), "{err}");
         assert!(parse(&["--push-timeout-secs", "0"]).is_err());
+    }
+
+    #[test]
+    fn http_listener_is_off_by_default_and_open_on_loopback() {
+        assert!(parse(&[]).unwrap().http.is_none());
+        let http = parse(&["--http-listen", "127.0.0.1:8080"]).unwrap().http;
+        let http = http.expect("http settings");
+        assert_eq!(http.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert!(http.token.is_none());
+        assert!(parse(&["--http-listen", "[::1]:8080"]).is_ok());
+    }
+
+    #[test]
+    fn http_listener_off_loopback_needs_a_token() {
+        let err = parse(&["--http-listen", "0.0.0.0:8080"]).unwrap_err();
+        assert!(err.contains("not a loopback address"), "{err}");
+        assert!(err.contains("--http-token"), "{err}");
+        assert!(parse(&["--http-listen", "[::ffff:10.0.0.1]:80"]).is_err());
+        let http = parse(&[
+            "--http-listen",
+            "0.0.0.0:8080",
+            "--http-token",
+            "correct-horse-9",
+        ])
+        .unwrap()
+        .http
+        .unwrap();
+        assert_eq!(http.token.as_deref(), Some("correct-horse-9"));
+        // The token never shows in debug output.
+        assert!(!format!("{http:?}").contains("correct-horse"));
+    }
+
+    #[test]
+    fn http_tokens_are_checked_and_read_from_their_file() {
+        let listen = ["--http-listen", "0.0.0.0:8080"];
+        let with = |extra: &[&str]| parse(&[&listen[..], extra].concat());
+        assert!(with(&["--http-token", "short"]).is_err());
+        assert!(with(&["--http-token", "has a space in it"]).is_err());
+        assert!(with(&["--http-token", "needs&escaping"]).is_err());
+        assert!(with(&["--http-token", "Fine-token_1.2~"]).is_ok());
+        assert!(
+            parse(&["--http-token", "correct-horse-9"]).is_err(),
+            "token without listener"
+        );
+        let path = std::env::temp_dir().join(format!("rtmpsd-http-token-{}", std::process::id()));
+        std::fs::write(&path, "from-the-file-42\nignored\n").unwrap();
+        let file = path.to_str().unwrap();
+        let http = with(&["--http-token-file", file]).unwrap().http.unwrap();
+        assert_eq!(http.token.as_deref(), Some("from-the-file-42"));
+        assert!(with(&["--http-token-file", file, "--http-token", "correct-horse-9"]).is_err());
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -123,6 +123,14 @@ fn run(config: Config) -> Result<(), String> {
             identity.cert_path.display()
         );
     }
+    let running = rtmpsd::http::Running {
+        rtmps: addr,
+        rtmp: server.rtmp_addr(),
+        publish_keys: &publish_keys,
+        cert_path: &identity.cert_path,
+        fingerprint: &identity.fingerprint,
+    };
+    let _http = rtmpsd::http::start(&config, server.shared(), &running)?;
     server.run().map_err(|e| format!("server failed: {e}"))
 }
 

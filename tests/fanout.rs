@@ -359,3 +359,103 @@ fn plain_rtmp_is_off_unless_asked_for() {
     let server = TestServer::start();
     assert!(server.rtmp_addr.is_none());
 }
+
+#[test]
+fn a_publisher_may_name_the_stream_and_give_the_key_as_a_query() {
+    let server = TestServer::start();
+    let mut stream = SyntheticStream::new(50, 5, 300);
+    let mut publisher = connect(&server.url(&format!("{NAME}?key={KEY}")));
+    publisher.publish().expect("publish with NAME?key=KEY");
+    for (kind, ts, payload) in stream.headers() {
+        publisher.send_media(kind, ts, &payload).expect("headers");
+    }
+    let mut player = connect(&server.url(NAME));
+    player.play().expect("play");
+    send_frames(&mut publisher, &mut stream, 5, Duration::ZERO);
+    assert_eq!(receive_until(&mut player, 4).indices, vec![0, 1, 2, 3, 4]);
+    // The key of one stream does not publish another name.
+    let mut wrong = connect(&server.url(&format!("other?key={KEY}")));
+    let refused = wrong
+        .publish()
+        .expect_err("a key publishes only its own stream");
+    assert!(refused.to_string().contains("BadName"), "{refused}");
+}
+
+#[test]
+fn playing_a_publish_key_or_an_unknown_name_finds_no_stream() {
+    let server = TestServer::start();
+    let stream = SyntheticStream::new(25, 25, 500);
+    let _publisher = start_publisher(&server, &stream);
+    for name in [KEY, "no-such-stream"] {
+        let mut player = connect(&server.url(name));
+        let refused = player.play().expect_err("not a stream name");
+        assert!(
+            refused.to_string().contains("StreamNotFound"),
+            "{name}: {refused}"
+        );
+    }
+}
+
+#[test]
+fn publishing_to_another_app_is_refused_as_a_bad_name() {
+    let server = TestServer::start();
+    let mut url = server.url(KEY);
+    url.app = "Live".into();
+    let mut publisher = connect(&url);
+    let refused = publisher.publish().expect_err("unknown app");
+    assert!(refused.to_string().contains("BadName"), "{refused}");
+}
+
+#[test]
+fn a_player_whose_publisher_left_waits_for_its_return_within_the_play_wait_limit() {
+    let server = TestServer::with(Setup {
+        limits: Limits {
+            play_wait: Duration::from_secs(2),
+            ..Limits::default()
+        },
+        ..Setup::default()
+    });
+    let mut stream = SyntheticStream::new(50, 5, 300);
+    let mut publisher = start_publisher(&server, &stream);
+    let mut player = connect(&server.url(NAME));
+    player.play().expect("play");
+    send_frames(&mut publisher, &mut stream, 5, Duration::ZERO);
+    assert_eq!(receive_until(&mut player, 4).indices, vec![0, 1, 2, 3, 4]);
+    // Leaves, and comes back within the limit: the player resumes.
+    drop(publisher);
+    thread::sleep(Duration::from_millis(1200));
+    let mut back = SyntheticStream::new(50, 5, 300);
+    let mut publisher = start_publisher(&server, &back);
+    send_frames(&mut publisher, &mut back, 5, Duration::ZERO);
+    let seen = receive_until(&mut player, 4);
+    assert_eq!(
+        seen.statuses,
+        [
+            "NetStream.Play.UnpublishNotify",
+            "NetStream.Play.PublishNotify"
+        ]
+    );
+    assert_eq!(seen.indices, vec![0, 1, 2, 3, 4]);
+    // Leaves for good: after the limit the player is told the stream is gone, and closed.
+    drop(publisher);
+    let left = Instant::now();
+    let mut statuses = Vec::new();
+    while let Ok(message) = player.recv() {
+        if let Some((_, Some(code))) = message.command() {
+            statuses.push(code);
+        }
+        assert!(left.elapsed() < Duration::from_secs(10), "never closed");
+    }
+    let waited = left.elapsed();
+    assert_eq!(
+        statuses,
+        [
+            "NetStream.Play.UnpublishNotify",
+            "NetStream.Play.StreamNotFound"
+        ]
+    );
+    assert!(
+        waited >= Duration::from_millis(1800) && waited < Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
+}

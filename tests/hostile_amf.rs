@@ -1,4 +1,4 @@
-//! Hostile input, row 4: AMF0 in commands and data messages. Wrong types, broken
+//! Hostile input, AMF (see the table in `hostile/mod.rs`): AMF0 in commands and data messages. Wrong types, broken
 //! encodings and values over the AMF limits close the connection with a logged reason.
 
 mod hostile;

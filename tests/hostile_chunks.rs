@@ -1,4 +1,4 @@
-//! Hostile input, row 3: the chunk stream after a valid handshake. Limits are closed with a
+//! Hostile input, the chunk stream (see the table in `hostile/mod.rs`): after a valid handshake, Limits are closed with a
 //! logged reason; odd but legal chunking (every basic-header form, extended timestamps with
 //! and without librtmp's omission, Abort) is read correctly and passed on.
 

@@ -1,4 +1,4 @@
-//! Hostile input, row 5, and the name limits: commands out of order, too many message
+//! Hostile input, commands (see the table in `hostile/mod.rs`), and the name limits: commands out of order, too many message
 //! streams, names over their limits, and a second publisher on the live key.
 
 mod hostile;

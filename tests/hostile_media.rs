@@ -1,4 +1,4 @@
-//! Hostile input, row 6: media abuse by a publisher on its own stream.
+//! Hostile input, media (see the table in `hostile/mod.rs`): abuse by a publisher on its own stream.
 //!
 //! What rtmpsd inspects (the video tag header, and a sequence header's decoder
 //! configuration record) must be well formed: a malformed one closes the publisher with a

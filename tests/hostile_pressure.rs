@@ -1,4 +1,4 @@
-//! Hostile input, row 7, and the limits that bound resources rather than bytes: connection
+//! Hostile input, floods (see the table in `hostile/mod.rs`), and the limits that bound resources rather than bytes: connection
 //! caps, idle and slow peers, peers that vanish, unread replies, the GOP cache.
 //!
 //! (A worker that panics ends alone: `spawn_contained` in src/server/accept.rs, tested

@@ -1,4 +1,4 @@
-//! Hostile input, rows 1 and 2: the wrong protocol on each port, and broken or slow
+//! Hostile input, transport and handshakes (see the table in `hostile/mod.rs`): the wrong protocol on each port, and broken or slow
 //! RTMP and TLS handshakes. Each is closed with a logged reason while the live stream flows.
 
 mod hostile;

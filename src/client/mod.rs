@@ -245,12 +245,6 @@ impl Client {
         self.send_message(&header, payload)
     }
 
-    /// Writes raw bytes to the connection (for tests that break the protocol on purpose).
-    pub fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.io.write_all(bytes)?;
-        self.io.flush()
-    }
-
     /// The next message from the server, answering pings on the way.
     pub fn recv(&mut self) -> io::Result<Message> {
         let deadline = Instant::now() + self.timeout;

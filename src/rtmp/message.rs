@@ -20,14 +20,10 @@ pub mod type_id {
     pub const VIDEO: u8 = 9;
     /// Data message, AMF3.
     pub const DATA_AMF3: u8 = 15;
-    /// Shared object, AMF3.
-    pub const SHARED_OBJECT_AMF3: u8 = 16;
     /// Command message, AMF3 wrapper (a leading 0 byte, then AMF0).
     pub const COMMAND_AMF3: u8 = 17;
     /// Data message, AMF0.
     pub const DATA_AMF0: u8 = 18;
-    /// Shared object, AMF0.
-    pub const SHARED_OBJECT_AMF0: u8 = 19;
     /// Command message, AMF0.
     pub const COMMAND_AMF0: u8 = 20;
     /// Aggregate message.

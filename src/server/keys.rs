@@ -90,11 +90,6 @@ impl StreamKeys {
         self.stream_for_key(key) == Some(name)
     }
 
-    /// Whether playing needs a key at all.
-    pub fn play_restricted(&self) -> bool {
-        !self.play.is_empty()
-    }
-
     /// Whether a player giving `key` (from `?key=`) may play.
     pub fn play_allowed(&self, key: Option<&str>) -> bool {
         if self.play.is_empty() {

@@ -1,5 +1,14 @@
 //! Shared pieces of the hostile-input tests (`tests/hostile_*.rs`).
 //!
+//! | file | what is thrown at the server |
+//! |---|---|
+//! | `hostile_transport.rs` | the wrong protocol on each port; broken, slow and random RTMP and TLS handshakes |
+//! | `hostile_chunks.rs` | the chunk stream: bad headers, chunk sizes, too many chunk streams, oversized messages |
+//! | `hostile_amf.rs` | AMF0 in commands and data: wrong types, broken encodings, values over the AMF limits |
+//! | `hostile_commands.rs` | commands out of order, too many message streams, names over their limits |
+//! | `hostile_media.rs` | malformed media headers and decoder configurations from a publisher |
+//! | `hostile_pressure.rs` | floods and slow peers: connection caps, idle, slow and vanishing peers, unread replies |
+//!
 //! Every test runs the real `rtmpsd` binary (`support::ServerProcess`, stderr captured) with
 //! short limits and keeps a live stream playing on it from start to end ([`Fixture`]: an
 //! in-repo publisher at 50 fps and a player that checks every frame index arrives, in
@@ -1213,27 +1222,19 @@ pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-// Declared by hand because the crate has no libc dependency; std links libc anyway.
-unsafe extern "C" {
-    fn setsockopt(fd: i32, level: i32, name: i32, value: *const core::ffi::c_void, len: u32)
-    -> i32;
-}
-
 /// Shrinks a socket's receive buffer (Linux SOL_SOCKET / SO_RCVBUF), so a reader that
 /// stops reading closes its TCP window after a few KiB.
 pub fn shrink_receive_buffer(socket: &TcpStream, bytes: i32) {
     use std::os::fd::AsRawFd;
-    const SOL_SOCKET: i32 = 1;
-    const SO_RCVBUF: i32 = 8;
     // SAFETY: the fd is a live socket owned by `socket`; the value pointer and length describe
     // a local i32 that outlives the call.
     let rc = unsafe {
-        setsockopt(
+        libc::setsockopt(
             socket.as_raw_fd(),
-            SOL_SOCKET,
-            SO_RCVBUF,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
             (&bytes as *const i32).cast(),
-            std::mem::size_of::<i32>() as u32,
+            std::mem::size_of::<i32>() as libc::socklen_t,
         )
     };
     assert_eq!(rc, 0, "setsockopt SO_RCVBUF");

@@ -310,11 +310,29 @@ fn spawn_reader(label: String, stream: impl Read + Send + 'static, log: Arc<Line
     }
 }
 
-// Declared by hand because the crate has no libc dependency; std links libc anyway.
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
+/// Freezes (`true`) or thaws (`false`) a child process this test started, by pid: a camera
+/// whose network dropped without a FIN looks like this to the server.
+pub fn freeze(pid: u32, frozen: bool) {
+    let pid = i32::try_from(pid).expect("pid fits i32");
+    // SAFETY: kill(2) touches no memory; callers pass the pid of a child they still own.
+    let done = unsafe { libc::kill(pid, if frozen { libc::SIGSTOP } else { libc::SIGCONT }) };
+    assert_eq!(done, 0, "kill({pid}) failed");
 }
-const SIGTERM: i32 = 15;
+
+/// The path of `program` on PATH; panics with how to get it (`./test.sh` installs it).
+pub fn require_program(program: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{program} is not installed: run the tests with ./test.sh, which installs \
+                 rtmpdump and GStreamer (gstreamer1.0-tools, -plugins-base/-good/-bad/-ugly) \
+                 with apt when they are missing"
+            )
+        })
+}
 
 /// A child process with its stderr collected into a [`LineLog`]; stopped by pid on drop.
 struct Proc {
@@ -390,7 +408,7 @@ impl Proc {
             // SAFETY: kill(2) touches no memory; the pid is our own child, which has not
             // been reaped yet (try_wait returned None), so it cannot name another process.
             unsafe {
-                kill(pid, SIGTERM);
+                libc::kill(pid, libc::SIGTERM);
             }
         }
         if let Some(s) = self.wait_exit(KILL_GRACE) {
@@ -635,6 +653,42 @@ impl Default for PublishOpts {
             realtime: true,
             extra_args: Vec::new(),
         }
+    }
+}
+
+/// Another real client (GStreamer's gst-launch-1.0, librtmp's rtmpdump) run like the ffmpeg
+/// ones: stderr kept, stopped by pid on drop.
+pub struct Tool {
+    proc: Proc,
+}
+
+impl Tool {
+    /// Starts `program` (found on PATH) with `args`.
+    pub fn start(program: &str, args: &[String]) -> Tool {
+        let path = require_program(program);
+        Tool {
+            proc: Proc::spawn(program, &path, args),
+        }
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    /// Waits up to `timeout` for it to finish on its own.
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.proc.wait_exit(timeout)
+    }
+
+    /// Stops it now and returns how it ended.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.proc.stop()
+    }
+
+    /// The kept stderr lines.
+    pub fn logs(&self) -> Vec<String> {
+        self.proc.log.texts()
     }
 }
 

@@ -13,6 +13,8 @@ mod delivery;
 mod error;
 mod eviction;
 mod limits;
+mod live_publisher;
+mod media_info;
 mod publication;
 mod publisher;
 mod queue_state;
@@ -30,6 +32,8 @@ pub use delivery::Delivery;
 pub use error::{JoinError, PublishError};
 pub use eviction::Eviction;
 pub use limits::{HubLimits, QueueLimits};
+pub use live_publisher::LivePublisher;
+pub use media_info::{MediaInfo, MediaSummary};
 pub use publication::Publication;
 pub use publisher::{PublisherInfo, Takeover};
 pub use stream::Stream;
@@ -112,9 +116,9 @@ impl Hub {
             };
             state.publisher = Some(PublisherSlot {
                 info: publisher,
-                since: now,
                 takeover: handle.clone(),
             });
+            stream.set_live_publisher(Some(LivePublisher::started_at(publisher.peer, now)));
             state.restart_timeline(replaced.is_some());
             state.cache.clear();
             for sub in &mut state.subscribers {
@@ -201,6 +205,7 @@ impl Registry {
                 return;
             }
             state.publisher = None;
+            stream.set_live_publisher(None);
             state.cache.clear();
             stream.notify_all(&mut state, &Delivery::Unpublished, now);
             stream.recount(&state);

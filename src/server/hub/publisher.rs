@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use super::wake::Doorbell;
 
@@ -45,6 +44,5 @@ impl Takeover {
 /// The hub's record of a stream's current publisher.
 pub(super) struct PublisherSlot {
     pub(super) info: PublisherInfo,
-    pub(super) since: Instant,
     pub(super) takeover: Arc<Takeover>,
 }

@@ -13,11 +13,13 @@ use crate::rtmp::Timestamp;
 
 use super::delivery::Delivery;
 use super::limits::HubLimits;
-use super::publisher::{PublisherInfo, PublisherSlot};
+use super::live_publisher::LivePublisher;
+use super::media_info::MediaInfo;
+use super::publisher::PublisherSlot;
 use super::start_cache::StartCache;
 use super::stream_stats::StreamStats;
 use super::subscriber::{Offered, Subscriber, SubscriberKind};
-use crate::server::frame::Frame;
+use crate::server::frame::{Frame, FrameKind};
 
 /// What a stream holds under its lock.
 #[derive(Default)]
@@ -67,6 +69,10 @@ pub struct Stream {
     limits: HubLimits,
     state: Mutex<StreamState>,
     stats: StreamStats,
+    media: MediaInfo,
+    /// Set and cleared with `StreamState::publisher`, under its own lock so operators'
+    /// readers never take the data path's.
+    live_publisher: Mutex<Option<LivePublisher>>,
 }
 
 impl Stream {
@@ -76,6 +82,8 @@ impl Stream {
             limits,
             state: Mutex::new(StreamState::default()),
             stats: StreamStats::default(),
+            media: MediaInfo::default(),
+            live_publisher: Mutex::new(None),
         }
     }
 
@@ -94,10 +102,26 @@ impl Stream {
         &self.stats
     }
 
-    /// The publisher and since when it publishes, if the stream is live.
-    pub fn publisher(&self) -> Option<(PublisherInfo, Instant)> {
-        let state = self.lock();
-        state.publisher.as_ref().map(|p| (p.info, p.since))
+    /// What it carries, as far as its sequence headers and metadata tell.
+    pub fn media(&self) -> &MediaInfo {
+        &self.media
+    }
+
+    /// Who publishes it now and since when, without taking the stream's lock.
+    pub fn live_publisher(&self) -> Option<LivePublisher> {
+        *self
+            .live_publisher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records who publishes it now (None: nobody); the media description starts afresh.
+    pub(super) fn set_live_publisher(&self, publisher: Option<LivePublisher>) {
+        *self
+            .live_publisher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = publisher;
+        self.media.clear();
     }
 
     /// Hands one frame from publisher `publisher`, pushed at `now`, to the cache and to every
@@ -112,7 +136,12 @@ impl Stream {
             return None;
         }
         frame.timestamp = state.timeline(frame.timestamp);
-        self.stats.pushed(frame.len());
+        let video_frame = frame.kind == FrameKind::Video && !frame.sequence_header;
+        self.stats.pushed(frame.len(), video_frame);
+        // Headers and metadata (a few per stream) describe it, in atomics.
+        if frame.sequence_header || frame.kind == FrameKind::Metadata {
+            self.media.take(&frame);
+        }
         let overflow = state.cache.take(&frame, self.limits.gop_cache_bytes);
         self.offer_all(&mut state, |sub| sub.offer(&frame, now));
         overflow

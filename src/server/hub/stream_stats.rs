@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 #[derive(Default)]
 pub struct StreamStats {
     frames_in: AtomicU64,
+    video_frames_in: AtomicU64,
     bytes_in: AtomicU64,
     frames_dropped: AtomicU64,
     evictions: AtomicU64,
@@ -19,6 +20,8 @@ pub struct StreamStats {
 pub struct StreamCounts {
     /// Frames the publishers pushed.
     pub frames_in: u64,
+    /// Coded video frames among them (not sequence headers): the frame rate's numerator.
+    pub video_frames_in: u64,
     /// Payload bytes the publishers pushed.
     pub bytes_in: u64,
     /// Frames not queued for a subscriber (full queue, or video waiting for a keyframe).
@@ -38,6 +41,7 @@ impl StreamStats {
     pub fn counts(&self) -> StreamCounts {
         StreamCounts {
             frames_in: self.frames_in.load(Ordering::Relaxed),
+            video_frames_in: self.video_frames_in.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             frames_dropped: self.frames_dropped.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
@@ -47,8 +51,11 @@ impl StreamStats {
         }
     }
 
-    pub(super) fn pushed(&self, bytes: usize) {
+    pub(super) fn pushed(&self, bytes: usize, video_frame: bool) {
         self.frames_in.fetch_add(1, Ordering::Relaxed);
+        if video_frame {
+            self.video_frames_in.fetch_add(1, Ordering::Relaxed);
+        }
         self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 

@@ -390,7 +390,42 @@ fn a_takeover_replaces_the_publisher_at_once_and_players_continue_on_one_timelin
     // The old publication leaving does not end the new publisher's stream.
     drop(old);
     assert!(drain(&mut player).is_empty());
-    assert_eq!(hub.streams()[0].publisher().map(|(p, _)| p), Some(info(2)));
+    let live = hub.streams()[0].live_publisher().map(|p| p.address);
+    assert_eq!(live, Some(info(2).peer));
     drop(new);
     assert_eq!(drain(&mut player), ["Unpublished"]);
+}
+
+#[test]
+fn a_stream_tells_operators_who_publishes_and_counts_video_frames_apart() {
+    let hub = Hub::new(LIMITS);
+    let publication = publish(&hub, 1);
+    let stream = hub.streams().pop().unwrap();
+    let live = stream.live_publisher().expect("publisher recorded");
+    assert_eq!(live.address, info(1).peer);
+    assert!(live.since <= std::time::SystemTime::now());
+    publication.push(frame(FrameKind::Video, 0, false, true, 10), Instant::now());
+    publication.push(key(0), Instant::now());
+    publication.push(audio(1), Instant::now());
+    publication.push(inter(40), Instant::now());
+    let counts = stream.stats().counts();
+    assert_eq!((counts.frames_in, counts.video_frames_in), (4, 2));
+    drop(publication);
+    assert!(stream.live_publisher().is_none());
+}
+
+#[test]
+fn a_takeover_records_the_new_publisher() {
+    let hub = Hub::new(LIMITS);
+    let first = publish(&hub, 1);
+    let (second, replaced) = hub
+        .publish("live/cam", info(2), doorbell().0, true)
+        .expect("takeover");
+    assert_eq!(replaced, Some(info(1)));
+    let stream = hub.streams().pop().unwrap();
+    assert_eq!(stream.live_publisher().unwrap().address, info(2).peer);
+    drop(first);
+    assert_eq!(stream.live_publisher().unwrap().address, info(2).peer);
+    drop(second);
+    assert!(stream.live_publisher().is_none());
 }
