@@ -1,12 +1,13 @@
 //! Upstream URLs for pushes: `rtmps://host[:port]/app/key` (or `rtmp://` where the operator
 //! writes it), split into what `connect` and `publish` need, and shown redacted.
 //!
-//! The last path segment is the upstream's stream key, a secret like a local publish key:
-//! it is never quoted in an error, a log line or debug output. `redacted()` is the form
-//! operators see. The application is everything between the host and the last `/`, so
-//! multi-level apps (`rtmp://host/app/instance/key`) split the way OBS's "Server" and
-//! "Stream Key" fields split them; a `?query` belongs to the key (Facebook's older keys
-//! carry one).
+//! Everything after the last `/` is the upstream's stream key (with any `?query`, as
+//! Facebook's older keys carry), a secret like a local publish key: it is never quoted in an
+//! error, a log line or debug output. `redacted()` is the form operators see. The
+//! application is everything between the host and the last `/`, so the URL splits the way
+//! OBS's "Server" and "Stream Key" fields join: multi-level apps
+//! (`rtmp://host/app/instance/key`) and YouTube's backup ingest
+//! (`rtmps://b.rtmps.youtube.com:443/live2?backup=1/key`) keep their app whole.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -65,9 +66,9 @@ impl UpstreamUrl {
             None if tls => (RTMPS_DEFAULT_PORT, false),
             None => (RTMP_DEFAULT_PORT, false),
         };
-        // The key is the last segment of the path before any query.
-        let query_at = path.find('?').unwrap_or(path.len());
-        let (app, key) = match path.get(..query_at).and_then(|p| p.rfind('/')) {
+        // The key is everything after the last `/`, as OBS appends its Stream Key to its
+        // Server (YouTube's backup ingest is `.../live2?backup=1` + `/KEY`).
+        let (app, key) = match path.rfind('/') {
             Some(slash) => (
                 path.get(..slash).unwrap_or_default(),
                 path.get(slash + 1..).unwrap_or_default(),
@@ -204,13 +205,25 @@ mod tests {
         assert_eq!((yt.app.as_str(), yt.key.as_str()), ("live2", SECRET));
         assert_eq!(yt.tc_url(), "rtmps://a.rtmps.youtube.com:443/live2");
         let fb = UpstreamUrl::parse(&format!(
-            "rtmps://live-api-s.facebook.com/rtmp/FB-1-0-{SECRET}?s_bl=1&a=x/y"
+            "rtmps://live-api-s.facebook.com/rtmp/FB-1-0-{SECRET}?s_bl=1&a=xy"
         ))
         .unwrap();
         assert_eq!((fb.port, fb.port_written), (443, false));
         assert_eq!(fb.app, "rtmp");
-        assert_eq!(fb.key, format!("FB-1-0-{SECRET}?s_bl=1&a=x/y"));
+        assert_eq!(fb.key, format!("FB-1-0-{SECRET}?s_bl=1&a=xy"));
         assert_eq!(fb.tc_url(), "rtmps://live-api-s.facebook.com/rtmp");
+        let backup = UpstreamUrl::parse(&format!(
+            "rtmps://b.rtmps.youtube.com:443/live2?backup=1/{SECRET}"
+        ))
+        .unwrap();
+        assert_eq!(
+            (backup.app.as_str(), backup.key.as_str()),
+            ("live2?backup=1", SECRET)
+        );
+        assert_eq!(
+            backup.tc_url(),
+            "rtmps://b.rtmps.youtube.com:443/live2?backup=1"
+        );
     }
 
     #[test]
