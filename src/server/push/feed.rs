@@ -91,6 +91,11 @@ impl Feed {
         self.notice.take()
     }
 
+    /// Keeps `notice` for the next `take_notice`.
+    pub(super) fn put_back(&mut self, notice: Notice) {
+        self.notice = Some(notice);
+    }
+
     /// Whether nothing waits in the subscription (to be checked after arming the doorbell).
     pub(super) fn is_empty(&self) -> bool {
         self.subscription

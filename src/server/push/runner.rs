@@ -152,8 +152,7 @@ impl Push {
     fn turn(&mut self, now: Instant) -> bool {
         match std::mem::replace(&mut self.phase, Phase::Waiting) {
             Phase::Waiting => {
-                self.feed.drain();
-                self.feed.take_notice();
+                self.settle_feed();
                 if self.feed.is_live() {
                     self.start_attempt(now);
                     return true;
@@ -161,8 +160,7 @@ impl Push {
                 false
             }
             Phase::Backoff { until } => {
-                self.feed.drain();
-                self.feed.take_notice();
+                self.settle_feed();
                 if !self.feed.is_live() {
                     self.stream_ended(None, now);
                     false
@@ -180,14 +178,20 @@ impl Push {
 
     /// A round with an upstream connection.
     fn turn_upstream(&mut self, mut upstream: Box<Upstream>, now: Instant) -> bool {
-        let live = upstream.live_since().is_some();
-        if !live {
-            // Nothing is sent before the upstream is live: frames are dropped, notices kept.
+        if upstream.live_since().is_none() {
+            // Nothing is sent before the upstream is live: frames are dropped.
             self.feed.drain();
         }
-        if let Some(Notice::Unpublished) = self.feed.take_notice() {
-            self.stream_ended(Some(upstream), now);
-            return false;
+        match self.feed.take_notice() {
+            Some(Notice::Unpublished) => {
+                self.stream_ended(Some(upstream), now);
+                return false;
+            }
+            // Cut off while connecting: a fresh subscription when the upstream goes live.
+            Some(Notice::Evicted(_)) if upstream.live_since().is_none() => self.feed.subscribe(),
+            // Live: the frames it was sending come next, handled after this turn's output.
+            Some(notice @ Notice::Evicted(_)) => self.feed.put_back(notice),
+            None => {}
         }
         let status = &self.status;
         let mut frames = Sending {
@@ -245,6 +249,15 @@ impl Push {
         let again = upstream.wants_turn_now();
         self.phase = Phase::Upstream(upstream);
         again
+    }
+
+    /// While nothing is sent: takes what waits in the feed, and subscribes anew if the hub
+    /// cut the push off (so it goes on hearing when the stream goes live).
+    fn settle_feed(&mut self) {
+        self.feed.drain();
+        if let Some(Notice::Evicted(_)) = self.feed.take_notice() {
+            self.feed.subscribe();
+        }
     }
 
     /// The stream went live (or the backoff ran out): a new upstream connection.
