@@ -203,6 +203,42 @@ fn unknown_fourcc_is_closed() {
 }
 
 #[test]
+fn malformed_multitrack_and_mod_ex_are_closed() {
+    let fx = Fixture::start(&[]);
+    fx.attack_twice("enhanced rtmp v2 headers", |fx| {
+        // ManyTracks: track 1 declares 300 bytes with one left.
+        closes(
+            fx,
+            true,
+            &[0x96, 0x11, b'a', b'v', b'0', b'1', 1, 0, 1, 0x2c, 0xaa],
+            "track 1 at byte 10 declares 300 bytes, 1 left in the message",
+        );
+        // Multitrack inside multitrack.
+        closes(
+            fx,
+            false,
+            &[0x96, 0x06, b'a', b'v', b'0', b'1', 0],
+            "video multitrack message whose tracks have packet type 6",
+        );
+        // A reserved AvMultitrackType.
+        closes(
+            fx,
+            true,
+            &[0x96, 0x51, b'a', b'v', b'0', b'1', 0],
+            "unknown video multitrack type 5",
+        );
+        // A TimestampOffsetNano ModEx of one byte, where its UI24 needs three.
+        closes(
+            fx,
+            false,
+            &[0x97, 0x00, 0x00, 0x01, b'a', b'v', b'0', b'1'],
+            "timestamp offset modex of 1 bytes, needs 3",
+        );
+    });
+    fx.finish();
+}
+
+#[test]
 fn timestamps_backwards_by_2_31_and_wrapping_are_passed_on() {
     let fx = Fixture::start(&[]);
     fx.attack_twice("timestamps", |fx| {

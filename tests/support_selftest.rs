@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::{
-    Ffmpeg, PictType, PlayOpts, PlayerReport, PublishOpts, Publisher, ServerProcess, TempDir,
-    VideoCodec,
+    Ffmpeg, InputStream, PictType, PlayOpts, PlayerReport, PublishOpts, Publisher, ServerProcess,
+    TempDir, VideoCodec, input_streams, showinfo_frames,
 };
 
 /// Trimmed stderr of Debian's ffmpeg 5.1 playing an H.264 + AAC stream from nginx-rtmp.
@@ -249,4 +249,52 @@ fn temp_dirs_are_distinct_and_removed_on_drop() {
     drop(a);
     assert!(!path.exists());
     assert!(b.path().is_dir());
+}
+
+/// Trimmed stderr of ffmpeg 9 playing a multitrack stream from rtmpsd, one showinfo per track.
+const FFMPEG9_PLAY_MULTITRACK: &str = "\
+Input #0, flv, from 'rtmps://127.0.0.1:19436/live/k1':
+  Metadata:
+    |RtmpSampleAccess: true
+  Stream #0:0: Video: h264 (Constrained Baseline), yuv420p(progressive), 320x240 [SAR 1:1 DAR 4:3], 25 fps, 25 tbr, 1k tbn, start 3.021000
+  Stream #0:1: Video: h264 (Constrained Baseline), yuv420p(progressive), 160x120 [SAR 1:1 DAR 4:3], 25 fps, 25 tbr, 1k tbn, start 3.021000
+  Stream #0:2: Audio: aac (LC), 48000 Hz, mono, fltp, 69 kb/s, start 3.029000
+  Stream #0:3: Audio: opus, 48000 Hz, mono, fltp, start 3.035000
+Stream mapping:
+  Stream #0:2 -> #0:2 (aac (native) -> pcm_s16le (native))
+Output #0, null, to 'pipe:':
+  Stream #0:0: Video: wrapped_avframe, yuv420p(progressive), 320x240 [SAR 1:1 DAR 4:3], q=2-31, 200 kb/s, 25 fps, 25 tbn (default)
+  Stream #0:2: Audio: pcm_s16le, 48000 Hz, mono, s16, 768 kb/s (default)
+[Parsed_showinfo_0 @ 0x7f6b20002100] n:   0 pts:      0 pts_time:0       duration:     40 duration_time:0.04    fmt:yuv420p cl:left sar:1/1 s:320x240 i:P iskey:1 type:I checksum:5700D49D
+[Parsed_showinfo_1 @ 0x7f6b20002500] n:   0 pts:      0 pts_time:0       duration:     40 duration_time:0.04    fmt:yuv420p cl:left sar:1/1 s:160x120 i:P iskey:1 type:I checksum:AE65B208
+[Parsed_showinfo_1 @ 0x7f6b20002500] n:   1 pts:     40 pts_time:0.04    duration:     40 duration_time:0.04    fmt:yuv420p cl:left sar:1/1 s:160x120 i:P iskey:0 type:P checksum:AE65B209
+";
+
+#[test]
+fn input_streams_lists_every_input_track_and_no_output_one() {
+    let lines: Vec<String> = FFMPEG9_PLAY_MULTITRACK.lines().map(str::to_owned).collect();
+    let stream = |kind: &str, codec: &str, resolution| InputStream {
+        kind: kind.to_owned(),
+        codec: codec.to_owned(),
+        resolution,
+    };
+    assert_eq!(
+        input_streams(&lines),
+        [
+            stream("Video", "h264", Some((320, 240))),
+            stream("Video", "h264", Some((160, 120))),
+            stream("Audio", "aac", None),
+            stream("Audio", "opus", None),
+        ]
+    );
+}
+
+#[test]
+fn showinfo_frames_are_counted_per_filter_instance() {
+    let lines: Vec<String> = FFMPEG9_PLAY_MULTITRACK.lines().map(str::to_owned).collect();
+    let frames = showinfo_frames(&lines);
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[&0].len(), 1);
+    assert_eq!(frames[&1].len(), 2);
+    assert!(frames[&1][0].iskey && !frames[&1][1].iskey);
 }

@@ -110,6 +110,40 @@ fn main() {
         out.add(name, &[&bytes]);
     }
 
+    // media_header: every tag of FFmpeg's multitrack FLV (selector 0 video, 1 audio), then
+    // the spec's layouts FFmpeg does not send (ManyTracks, ManyTracksManyCodecs, ModEx).
+    let mut out = Seeds::new(seeds, "media_header");
+    let flv = fs::read("../src/rtmp/testdata/ffmpeg9-multitrack.flv").expect("multitrack flv");
+    let mut at = 13;
+    let mut n = 0;
+    while at + 11 <= flv.len() {
+        let kind = flv[at];
+        let size = u32::from_be_bytes([0, flv[at + 1], flv[at + 2], flv[at + 3]]) as usize;
+        let Some(body) = flv.get(at + 11..at + 11 + size) else {
+            break;
+        };
+        let selector: &[u8] = match kind {
+            8 => &[1],
+            9 => &[0],
+            _ => &[],
+        };
+        if !selector.is_empty() {
+            out.add(&format!("ffmpeg9-multitrack-{n:02}"), &[selector, body]);
+            n += 1;
+        }
+        at += 11 + size + 4;
+    }
+    for (name, selector, bytes) in hand_made_media() {
+        out.add(name, &[&[selector], &bytes]);
+    }
+
+    // connect_caps: connect command objects with and without enhanced capabilities, the
+    // server's answer, and reconnect requests.
+    let mut out = Seeds::new(seeds, "connect_caps");
+    for (name, bytes) in hand_made_caps() {
+        out.add(name, &[&bytes]);
+    }
+
     // client_session: what rtmpsd's own server session answers a publishing client, whole
     // (in 256-byte pieces) and byte by byte, accepted and refused.
     let mut out = Seeds::new(seeds, "client_session");
@@ -178,6 +212,80 @@ fn server_replies(accept: bool) -> Vec<u8> {
         }
     }
     panic!("the publish was never answered");
+}
+
+/// One UI24-sized track of a ManyTracks message.
+fn sized_track(id: u8, body: &[u8]) -> Vec<u8> {
+    let mut track = vec![id];
+    track.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    track.extend_from_slice(body);
+    track
+}
+
+/// Media messages in the layouts of enhanced RTMP v2 that FFmpeg does not send.
+fn hand_made_media() -> Vec<(&'static str, u8, Vec<u8>)> {
+    let vp9 = [0x01, 0, 0, 0, 0, 0x1f, 0x80, 0x01, 0x01, 0x01, 0, 0];
+    let many = [&[0x96, 0x10][..], b"vp09", &sized_track(0, &vp9), &sized_track(1, &vp9)].concat();
+    let many_codecs = [
+        &[0x96, 0x21][..],
+        b"av01",
+        &sized_track(0, &[0x12, 0]),
+        b"hvc1",
+        &sized_track(2, &[0, 0, 0, 0x26]),
+    ]
+    .concat();
+    let mod_ex = [&[0x97, 0x02, 0, 0x03, 0xe8, 0x06, 0x03][..], b"avc1", &[1, 0x65]].concat();
+    let audio_many = [
+        &[0x95, 0x21][..],
+        b"Opus",
+        &sized_track(0, &[0xf8]),
+        b"fLaC",
+        &sized_track(1, &[0xff, 0xf8]),
+    ]
+    .concat();
+    let channels = [&[0x94][..], b"Opus", &[2, 2, 0, 1]].concat();
+    vec![
+        ("video-many-tracks", 0, many),
+        ("video-many-codecs", 0, many_codecs),
+        ("video-mod-ex-multitrack", 0, mod_ex),
+        ("audio-many-codecs", 1, audio_many),
+        ("audio-custom-channels", 1, channels),
+        ("audio-silence", 1, Vec::new()),
+    ]
+}
+
+/// Enhanced `connect` objects, the server's answer and reconnect requests, as AMF0.
+fn hand_made_caps() -> Vec<(&'static str, Vec<u8>)> {
+    use rtmpsd::rtmp::enhanced::caps::{write_client_caps, write_server_caps};
+    use rtmpsd::rtmp::enhanced::{SERVER_CAPS_EX, fourcc_info, write_reconnect_request};
+    let object = |props: &dyn Fn(&mut Amf0Writer<'_>) -> Result<(), AmfError>| {
+        amf(|w| {
+            w.object_start()?.property("app")?.string("live")?;
+            props(w)?;
+            w.object_end()?;
+            Ok(())
+        })
+    };
+    let mut request = vec![0u8; 512];
+    let len = write_reconnect_request(&mut request, Some("//b.example/live"), "moving")
+        .expect("request fits");
+    request.truncate(len);
+    vec![
+        (
+            "ffmpeg-fourcc-list",
+            object(&|w| {
+                w.property("fourCcList")?.strict_array_start(3)?;
+                w.string("hvc1")?.string("av01")?.string("Opus")?;
+                Ok(())
+            }),
+        ),
+        (
+            "client-caps",
+            object(&|w| write_client_caps(w, fourcc_info::CAN_FORWARD, true, SERVER_CAPS_EX)),
+        ),
+        ("server-caps", object(&|w| write_server_caps(w))),
+        ("reconnect-request", request),
+    ]
 }
 
 /// One target's seed directory, emptied first.

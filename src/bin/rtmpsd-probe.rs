@@ -2,6 +2,10 @@
 //!
 //! Used by the ARM smoke test, the benchmarks and operators checking a box. Exit status 0
 //! means what was asked for worked; the last line says what was seen.
+//!
+//! It connects as an enhanced-RTMP client (every v2 FourCC, capsEx Reconnect and the rest)
+//! unless `--legacy-connect`; a publisher asked to reconnect does so at its next keyframe
+//! and publishes on.
 
 use std::process::ExitCode;
 use std::thread;
@@ -10,6 +14,7 @@ use std::time::{Duration, Instant};
 use argh::FromArgs;
 
 use rtmpsd::client::{Client, ClientOptions, RtmpUrl, SyntheticStream, frame_index};
+use rtmpsd::rtmp::enhanced::SERVER_CAPS_EX;
 use rtmpsd::rtmp::message::type_id;
 
 /// Publish, play or round-trip a synthetic stream through an RTMP(S) server.
@@ -27,6 +32,9 @@ struct Args {
     /// video bitrate in kbit/s (default 1000)
     #[argh(option, default = "1000")]
     kbps: u32,
+    /// connect as a legacy client: no enhanced-RTMP capabilities, no reconnect requests
+    #[argh(switch)]
+    legacy_connect: bool,
     /// roundtrip: where to play (default: the URL without its `?key=` query, for a URL of
     /// the form rtmps://HOST/APP/NAME?key=PUBLISH-KEY)
     #[argh(option)]
@@ -62,6 +70,7 @@ fn main() -> ExitCode {
     let result = RtmpUrl::parse(&args.url).and_then(|url| {
         let options = ClientOptions {
             insecure: args.insecure,
+            caps_ex: (!args.legacy_connect).then_some(SERVER_CAPS_EX),
             ..ClientOptions::default()
         };
         let run = Duration::from_secs(args.seconds);
@@ -95,20 +104,29 @@ fn publish(
     fps: u32,
     kbps: u32,
 ) -> Result<u32, String> {
-    let mut client = Client::connect(url, options).map_err(|e| format!("connect: {e}"))?;
-    client.publish().map_err(|e| format!("publish: {e}"))?;
     let mut stream = SyntheticStream::new(fps, fps, kbps);
-    for (kind, ts, payload) in stream.headers() {
-        client
-            .send_media(kind, ts, &payload)
-            .map_err(|e| format!("send: {e}"))?;
-    }
+    let mut client = start_publishing(
+        Client::connect(url, options).map_err(|e| format!("connect: {e}"))?,
+        &stream,
+    )?;
     let started = Instant::now();
     let interval = Duration::from_secs(1) / fps.max(1);
     while started.elapsed() < run {
         let due = started + interval * stream.next_index();
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             thread::sleep(wait);
+        }
+        client
+            .poll_incoming()
+            .map_err(|e| format!("receive: {e}"))?;
+        if client.reconnect_request().is_some() && stream.next_is_keyframe() {
+            let target = client.reconnect_request().cloned();
+            println!("reconnect requested: {target:?}");
+            let fresh = client
+                .reconnect(options, Duration::from_secs(30))
+                .map_err(|e| format!("reconnect: {e}"))?;
+            client = start_publishing(fresh, &stream)?;
+            println!("reconnected at frame {}", stream.next_index());
         }
         for (kind, ts, payload) in stream.next_frames() {
             client
@@ -117,6 +135,17 @@ fn publish(
         }
     }
     Ok(stream.next_index())
+}
+
+/// Sends `publish` and the stream's headers on a connected client.
+fn start_publishing(mut client: Client, stream: &SyntheticStream) -> Result<Client, String> {
+    client.publish().map_err(|e| format!("publish: {e}"))?;
+    for (kind, ts, payload) in stream.headers() {
+        client
+            .send_media(kind, ts, &payload)
+            .map_err(|e| format!("send: {e}"))?;
+    }
+    Ok(client)
 }
 
 /// What a player saw.

@@ -3,6 +3,14 @@
 //! Tests, benchmarks and `rtmpsd-probe` use it to publish and play where ffmpeg cannot
 //! be steered (exact bytes, hostile input, many connections). It is not a player: it
 //! hands back whole messages and does no decoding.
+//!
+//! Enhanced RTMP: with `ClientOptions::caps_ex` set, `connect` declares every v2 FourCC
+//! (CanForward, and `"*"`) and those capsEx bits, and the server's answer is kept
+//! (`server_caps`). A client that declared Reconnect honours NetConnection.Connect.
+//! ReconnectRequest: every message read (`recv`, or `poll_incoming` for a publisher that
+//! only writes) is checked for one, `reconnect_request` says where to go, and `reconnect`
+//! leaves this server and connects there (retrying while a restarting server comes back);
+//! the caller sends `publish` or `play` again at its next keyframe.
 
 mod synthetic;
 mod url;
@@ -22,6 +30,8 @@ use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureSch
 use crate::rtmp::Timestamp;
 use crate::rtmp::amf0::{self, Amf0Value, Amf0Writer, AmfLimits};
 use crate::rtmp::chunk::{ChunkLimits, ChunkRead, ChunkReader, ChunkWriter, MessageHeader};
+use crate::rtmp::enhanced::caps::write_client_caps;
+use crate::rtmp::enhanced::{ConnectCaps, ReconnectRequest, fourcc_info, resolve_tc_url};
 use crate::rtmp::handshake::{ClientHandshake, HandshakeStep, RANDOM_SIZE};
 use crate::rtmp::message::{ControlMessage, MAX_CONTROL_LEN, UserControlEvent, type_id};
 
@@ -36,6 +46,8 @@ pub struct ClientOptions {
     pub digest_handshake: bool,
     /// Chunk size to announce and send with.
     pub chunk_size: u32,
+    /// Declare enhanced RTMP in `connect` with these capsEx bits (`None`: a legacy client).
+    pub caps_ex: Option<u32>,
 }
 
 impl Default for ClientOptions {
@@ -45,6 +57,7 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(5),
             digest_handshake: true,
             chunk_size: 4096,
+            caps_ex: None,
         }
     }
 }
@@ -78,6 +91,16 @@ impl Message {
     }
 }
 
+/// Where a server asked this client to reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconnectTarget {
+    /// The tcUrl to connect to (the request's, resolved against the current one, or the
+    /// current one).
+    pub tc_url: String,
+    /// Why, as the server said.
+    pub description: String,
+}
+
 trait Io: Read + Write + Send {}
 impl<T: Read + Write + Send> Io for T {}
 
@@ -92,6 +115,10 @@ pub struct Client {
     next_transaction: f64,
     stream_id: u32,
     url: RtmpUrl,
+    /// The socket under `io`, to switch read timeouts for `poll_incoming`.
+    tcp: Option<TcpStream>,
+    server_caps: ConnectCaps,
+    reconnect: Option<ReconnectTarget>,
 }
 
 const INPUT_BUFFER: usize = 64 * 1024;
@@ -103,6 +130,7 @@ impl Client {
         tcp.set_nodelay(true)?;
         tcp.set_read_timeout(Some(options.timeout))?;
         tcp.set_write_timeout(Some(options.timeout))?;
+        let handle = tcp.try_clone()?;
         let io: Box<dyn Io> = if url.tls {
             let config = tls_config(options.insecure);
             let name = ServerName::try_from(url.host.clone())
@@ -112,7 +140,9 @@ impl Client {
         } else {
             Box::new(tcp)
         };
-        Self::over(io, url, options)
+        let mut client = Self::over(io, url, options)?;
+        client.tcp = Some(handle);
+        Ok(client)
     }
 
     /// Runs the RTMP handshake and `connect` over an already-open byte stream.
@@ -175,11 +205,15 @@ impl Client {
             next_transaction: 1.0,
             stream_id: 0,
             url: url.clone(),
+            tcp: None,
+            server_caps: ConnectCaps::default(),
+            reconnect: None,
         };
         client.send_control(ControlMessage::SetChunkSize(options.chunk_size))?;
         client.writer = ChunkWriter::new(options.chunk_size);
         let tc_url = url.tc_url();
         let app = url.app.clone();
+        let caps_ex = options.caps_ex;
         let txn = client.command("connect", |w| {
             w.object_start()?;
             w.property("app")?.string(&app)?;
@@ -187,11 +221,99 @@ impl Client {
             w.property("flashVer")?
                 .string("FMLE/3.0 (compatible; rtmpsd-client)")?;
             w.property("tcUrl")?.string(&tc_url)?;
+            if let Some(bits) = caps_ex {
+                write_client_caps(w, fourcc_info::CAN_FORWARD, true, bits)?;
+            }
             w.object_end()?;
             Ok(())
         })?;
-        client.expect_result(txn)?;
+        let reply = client.expect_result_payload(txn)?;
+        let values = amf0::decode_all(&reply, &AmfLimits::default()).map_err(bad_data)?;
+        if let Some(properties) = values.get(2) {
+            client.server_caps = ConnectCaps::from_command_object(properties);
+        }
         Ok(client)
+    }
+
+    /// What the server stated in its `connect` result (nothing, from a legacy server).
+    pub fn server_caps(&self) -> &ConnectCaps {
+        &self.server_caps
+    }
+
+    /// Where the server asked this client to reconnect, once it has (see `reconnect`).
+    pub fn reconnect_request(&self) -> Option<&ReconnectTarget> {
+        self.reconnect.as_ref()
+    }
+
+    /// Reads what the server sent without waiting for more (answering pings, noting a
+    /// reconnect request); returns how many messages were read. For a publisher, which
+    /// otherwise never reads.
+    pub fn poll_incoming(&mut self) -> io::Result<usize> {
+        let Some(tcp) = self.tcp.as_ref() else {
+            return Ok(0);
+        };
+        // A socket that times out at once makes `recv` return as soon as nothing is left.
+        tcp.set_read_timeout(Some(Duration::from_millis(1)))?;
+        let mut read = 0;
+        let outcome = loop {
+            match self.recv() {
+                Ok(_) => read += 1,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break Ok(read);
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        if let Some(tcp) = self.tcp.as_ref() {
+            tcp.set_read_timeout(Some(self.timeout))?;
+        }
+        outcome
+    }
+
+    /// Leaves this server and connects where it asked (or, with no request, to the same URL),
+    /// retrying for up to `within` while the server comes back; returns the new client,
+    /// connected but not yet publishing or playing.
+    ///
+    /// The old connection is closed first: a server that restarts waits for it to go.
+    pub fn reconnect(self, options: &ClientOptions, within: Duration) -> io::Result<Client> {
+        let url = match &self.reconnect {
+            Some(target) => {
+                RtmpUrl::parse(&format!("{}/{}", target.tc_url, self.url.name)).map_err(bad_data)?
+            }
+            None => self.url.clone(),
+        };
+        drop(self);
+        let deadline = Instant::now() + within;
+        loop {
+            match Client::connect(&url, options) {
+                Ok(client) => return Ok(client),
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Notes a reconnect request in a command message from the server.
+    fn note_reconnect_request(&mut self, message: &Message) {
+        if message.type_id != type_id::COMMAND_AMF0 || message.stream_id != 0 {
+            return;
+        }
+        if let Ok(Some(request)) = ReconnectRequest::parse(&message.payload, &AmfLimits::default())
+        {
+            let current = self.url.tc_url();
+            self.reconnect = Some(ReconnectTarget {
+                tc_url: match request.tc_url {
+                    Some(reference) => resolve_tc_url(&current, reference),
+                    None => current,
+                },
+                description: request.description.unwrap_or_default().to_string(),
+            });
+        }
     }
 
     /// `releaseStream`, `FCPublish`, `createStream`, `publish`; waits for NetStream.Publish.Start.
@@ -277,6 +399,7 @@ impl Client {
             self.input.copy_within(pos..self.input_len, 0);
             self.input_len -= pos;
             if let Some(message) = found {
+                self.note_reconnect_request(&message);
                 if message.type_id == type_id::USER_CONTROL {
                     if let Ok(ControlMessage::UserControl(UserControlEvent::PingRequest(t))) =
                         ControlMessage::parse(message.type_id, &message.payload)
@@ -398,6 +521,18 @@ impl Client {
 
     /// Waits for `_result` (or `_error`) of transaction `txn`; returns its values as owned numbers.
     fn expect_result(&mut self, txn: f64) -> io::Result<Vec<Amf0Value<'static>>> {
+        let payload = self.expect_result_payload(txn)?;
+        let values = amf0::decode_all(&payload, &AmfLimits::default()).map_err(bad_data)?;
+        // Only numbers are needed by callers; keep them owned.
+        Ok(values
+            .iter()
+            .filter_map(|v| v.as_number())
+            .map(Amf0Value::Number)
+            .collect())
+    }
+
+    /// Waits for `_result` (or `_error`) of transaction `txn`; returns its payload.
+    fn expect_result_payload(&mut self, txn: f64) -> io::Result<Vec<u8>> {
         loop {
             let message = self.recv()?;
             if message.type_id != type_id::COMMAND_AMF0 {
@@ -416,12 +551,7 @@ impl Client {
                     "server answered _error",
                 ));
             }
-            // Only numbers are needed by callers; keep them owned.
-            return Ok(values
-                .iter()
-                .filter_map(|v| v.as_number())
-                .map(Amf0Value::Number)
-                .collect());
+            return Ok(message.payload);
         }
     }
 

@@ -77,6 +77,11 @@ impl SyntheticStream {
         self.index
     }
 
+    /// Whether the next video frame is a keyframe (a media boundary to reconnect at).
+    pub fn next_is_keyframe(&self) -> bool {
+        self.index % self.gop == 0
+    }
+
     /// The next video frame, followed by one audio frame.
     pub fn next_frames(&mut self) -> [SyntheticMessage; 2] {
         let index = self.index;

@@ -5,16 +5,20 @@
 //!  "streams": [{"name", "live", "uptime_seconds", "publisher": {"address", "since"} | null,
 //!               "video": {"codec", "width", "height", "frame_rate", "declared_frame_rate"} | null,
 //!               "audio": {"codec", "sample_rate", "channels"} | null,
+//!               "tracks": [{"kind": "video" | "audio", "id", "codec"}],
 //!               "bitrate_bps", "players", "subscribers", "frames_in", "bytes_in",
 //!               "frames_dropped", "evictions",
 //!               "push_targets": [{"target", "state", "retries", "bytes_out"}]}]}
 //! ```
-//! Unknown values are `null`. `name` is the public name, never a key.
+//! Unknown values are `null`. `name` is the public name, never a key. `video` and `audio`
+//! describe the default tracks; `tracks` lists every track of an Enhanced RTMP multitrack
+//! stream (one of each kind for a legacy stream), video first, by id.
 
 use super::codec_names;
 use super::json::{JsonWriter, Scalar};
 use super::view::{ServerView, StreamView};
 use crate::logging::utc_timestamp;
+use crate::rtmp::media::{Codec, MediaType};
 use crate::server::push_status::PushSnapshot;
 use crate::server::stats::ConnectionRole;
 
@@ -100,6 +104,23 @@ fn write_stream(w: &mut JsonWriter, s: &StreamView) {
             w.value(Scalar::Null);
         }
     }
+    w.key("tracks").begin_array();
+    for track in &s.tracks {
+        let codec = match track.codec {
+            Codec::Video(codec) => codec_names::video(codec),
+            Codec::Audio(codec) => codec_names::audio(codec),
+        };
+        let kind = match track.media {
+            MediaType::Video => "video",
+            MediaType::Audio => "audio",
+        };
+        w.begin_object();
+        w.field("kind", Scalar::Str(kind));
+        w.field("id", Scalar::Uint(u64::from(track.id)));
+        w.field("codec", Scalar::Str(&codec));
+        w.end_object();
+    }
+    w.end_array();
     w.field(
         "bitrate_bps",
         s.rates
@@ -135,7 +156,7 @@ mod tests {
     use super::*;
     use crate::http::rates::Rates;
     use crate::rtmp::media::VideoCodec;
-    use crate::server::hub::{MediaSummary, StreamCounts};
+    use crate::server::hub::{MediaSummary, StreamCounts, TrackInfo};
     use crate::server::push_status::PushState;
     use crate::server::stats::StatsSnapshot;
     use std::time::{Duration, UNIX_EPOCH};
@@ -154,6 +175,18 @@ mod tests {
                     width: Some(1920),
                     ..MediaSummary::default()
                 },
+                tracks: vec![
+                    TrackInfo {
+                        media: MediaType::Video,
+                        id: 0,
+                        codec: Codec::Video(VideoCodec::Avc),
+                    },
+                    TrackInfo {
+                        media: MediaType::Video,
+                        id: 1,
+                        codec: Codec::Video(VideoCodec::Hevc),
+                    },
+                ],
                 rates: Rates {
                     bits_per_second: Some(2_500_000.4),
                     frames_per_second: Some(30.0),
@@ -184,7 +217,7 @@ mod tests {
         );
         assert!(text.contains(r#""video":{"codec":"h264","width":1920,"height":null,"frame_rate":30,"declared_frame_rate":null}"#), "{text}");
         assert!(
-            text.contains(r#""audio":null,"bitrate_bps":2500000,"players":2"#),
+            text.contains(r#""audio":null,"tracks":[{"kind":"video","id":0,"codec":"h264"},{"kind":"video","id":1,"codec":"h265"}],"bitrate_bps":2500000,"players":2"#),
             "{text}"
         );
         assert!(text.contains(r#""push_targets":[{"target":"rtmp://up/live/k...(4 chars)","state":"live","retries":1,"bytes_out":99}]"#), "{text}");

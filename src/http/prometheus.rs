@@ -324,6 +324,7 @@ mod tests {
                 height: Some(240),
                 ..MediaSummary::default()
             },
+            tracks: Vec::new(),
             rates: Rates {
                 bits_per_second: Some(123_456.5),
                 frames_per_second: Some(25.0),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::process::resident_bytes;
 use super::rates::{RateSampler, Rates};
-use crate::server::hub::{MediaSummary, StreamCounts};
+use crate::server::hub::{MediaSummary, StreamCounts, TrackInfo};
 use crate::server::push_status::PushSnapshot;
 use crate::server::shared::Shared;
 use crate::server::stats::StatsSnapshot;
@@ -27,8 +27,10 @@ pub struct StreamView {
     pub since: Option<SystemTime>,
     /// How long it has been live.
     pub uptime: Option<Duration>,
-    /// Codecs, size and declared frame rate.
+    /// Codecs, size and declared frame rate (of the default tracks).
     pub media: MediaSummary,
+    /// Every audio and video track with its codec (Enhanced RTMP multitrack), video first.
+    pub tracks: Vec<TrackInfo>,
     /// Measured bitrate and frame rate.
     pub rates: Rates,
     /// Counters.
@@ -69,6 +71,7 @@ pub fn gather(shared: &Shared, sampler: &RateSampler, now: Instant) -> ServerVie
                 since: publisher.map(|p| p.since),
                 uptime: publisher.map(|p| now.saturating_duration_since(p.started)),
                 media: stream.media().summary(),
+                tracks: stream.tracks(),
                 rates: if counts.live {
                     sampler.rates(stream)
                 } else {

@@ -514,6 +514,14 @@ impl<'b> Amf0Writer<'b> {
         })
     }
 
+    /// Starts a strict array of `count` values; write exactly that many values after it.
+    pub fn strict_array_start(&mut self, count: u32) -> Result<&mut Self, AmfError> {
+        self.reserve(5, |out| {
+            out.put(&[marker::STRICT_ARRAY]);
+            out.put(&count.to_be_bytes());
+        })
+    }
+
     /// Writes a property name inside an object or ECMA array; the value follows.
     ///
     /// A name over 65535 bytes is `StringTooLong`.
@@ -1435,6 +1443,26 @@ mod tests {
         assert_eq!(
             out[..len],
             *b"\x08\x00\x00\x00\x01\x00\x01d\x0b\0\0\0\0\0\0\0\0\0\0\x00\x00\x09\x07\x00\x00"
+        );
+    }
+
+    #[test]
+    fn writer_writes_a_strict_array_that_decodes_back() {
+        let mut out = [0u8; 32];
+        let mut writer = Amf0Writer::new(&mut out);
+        let len = writer
+            .strict_array_start(2)
+            .and_then(|w| w.string("avc1"))
+            .and_then(|w| w.string("*"))
+            .map(|w| w.len())
+            .unwrap_or(0);
+        assert_eq!(out[..5], [0x0a, 0, 0, 0, 2]);
+        assert_eq!(
+            decode_all(&out[..len], &AmfLimits::default()),
+            Ok(vec![Amf0Value::StrictArray(vec![
+                Amf0Value::String("avc1"),
+                Amf0Value::String("*")
+            ])])
         );
     }
 

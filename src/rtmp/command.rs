@@ -7,6 +7,7 @@
 
 use super::Error;
 use super::amf0::{self, Amf0Value, AmfLimits};
+use super::enhanced::ConnectCaps;
 use super::session_error::SessionError;
 
 pub use super::command_name::CommandName;
@@ -25,6 +26,8 @@ pub enum Command<'a> {
         app: &'a str,
         /// AMF encoding the client asked for (0 or 3).
         object_encoding: f64,
+        /// Enhanced-RTMP capabilities the client declared (none for a legacy client).
+        caps: ConnectCaps,
     },
     /// `releaseStream(txn, null, name)`.
     ReleaseStream {
@@ -131,6 +134,7 @@ impl<'a> Command<'a> {
                     transaction_id,
                     app,
                     object_encoding: object_encoding.unwrap_or(0.0),
+                    caps: ConnectCaps::from_command_object(object),
                 }
             }
             CommandName::ReleaseStream => Command::ReleaseStream { transaction_id },

@@ -17,7 +17,7 @@ use super::hub::{Hub, HubLimits};
 use super::listener::{Listeners, plain_peer};
 use super::settings::Settings;
 use super::shared::Shared;
-use super::worker::Worker;
+use super::worker::{RECONNECT_WAIT, Worker};
 
 const TLS_LISTENER: Token = Token(0);
 const RTMP_LISTENER: Token = Token(1);
@@ -25,6 +25,9 @@ const SIGNALS: Token = Token(2);
 const STOP: Token = Token(3);
 /// How long shutdown waits for sessions to say goodbye.
 const DRAIN_TIME: Duration = Duration::from_millis(800);
+/// How long it waits when clients were asked to reconnect (enhanced RTMP): they stream on to
+/// their next keyframe first. Sessions that were not asked close at once, as before.
+const RECONNECT_DRAIN_TIME: Duration = DRAIN_TIME.saturating_add(RECONNECT_WAIT);
 
 /// A bound server, ready to run.
 pub struct Server {
@@ -172,8 +175,16 @@ impl Server {
             }
         }
         info!("stopping: closing {} sessions", self.shared.connections());
+        // Close the listeners first: a client asked to reconnect gets a refusal at once and
+        // retries, instead of waiting in a backlog nobody will accept from.
+        let Server {
+            tls_listener,
+            rtmp_listener,
+            ..
+        } = self;
+        drop((tls_listener, rtmp_listener));
         self.shared.stop();
-        let deadline = Instant::now() + DRAIN_TIME;
+        let deadline = Instant::now() + RECONNECT_DRAIN_TIME;
         // Pushes close their upstreams too; each leaves the registry when its thread ends.
         while (self.shared.connections() > 0 || !self.shared.pushes.is_empty())
             && Instant::now() < deadline

@@ -46,7 +46,7 @@ impl Frame {
     /// Copies `media`'s payload once into a shared frame.
     pub fn from_media(media: &Media<'_>) -> Frame {
         let (kind, keyframe, sequence_header) = match media.kind {
-            MediaKind::Audio(tag) => (FrameKind::Audio, false, tag.sequence_header),
+            MediaKind::Audio(tag) => (FrameKind::Audio, false, tag.is_sequence_header()),
             MediaKind::Video(tag) => {
                 let header = tag.packet == VideoPacket::SequenceHeader;
                 (

@@ -606,6 +606,11 @@ impl ServerProcess {
     pub fn stop(mut self) -> ExitStatus {
         self.proc.stop()
     }
+
+    /// Like [`ServerProcess::stop`], keeping the handle so its logs can still be read.
+    pub fn stop_in_place(&mut self) -> ExitStatus {
+        self.proc.stop()
+    }
 }
 
 /// Video codec a [`Publisher`] encodes.
@@ -766,6 +771,13 @@ impl Publisher {
         Publisher { proc, ffmpeg }
     }
 
+    /// Starts `ffmpeg` with exactly `args` (for publishers [`PublishOpts`] cannot describe,
+    /// such as several video renditions).
+    pub fn start_args(ffmpeg: Ffmpeg, args: &[String]) -> Publisher {
+        let proc = Proc::spawn("publisher", &ffmpeg.path(), args);
+        Publisher { proc, ffmpeg }
+    }
+
     /// Which build this is.
     pub fn ffmpeg(&self) -> Ffmpeg {
         self.ffmpeg
@@ -898,7 +910,13 @@ impl Player {
     /// Starts decoding from `url` with `opts`.
     pub fn start_with(ffmpeg: Ffmpeg, url: &str, opts: &PlayOpts) -> Player {
         let args = Player::args(ffmpeg, url, opts);
-        let proc = Proc::spawn("player", &ffmpeg.path(), &args);
+        Player::start_args(ffmpeg, &args, opts)
+    }
+
+    /// Starts `ffmpeg` with exactly `args` (e.g. one `showinfo` per video track); `opts` sets
+    /// only the time budget.
+    pub fn start_args(ffmpeg: Ffmpeg, args: &[String], opts: &PlayOpts) -> Player {
+        let proc = Proc::spawn("player", &ffmpeg.path(), args);
         // ffmpeg 9 may wait out rw_timeout twice (TLS and TCP layers) after the stream ends.
         let budget = Duration::from_secs_f64(opts.seconds.max(0.0))
             + opts.rw_timeout * 3
@@ -1124,6 +1142,61 @@ impl PlayerReport {
         }
         s
     }
+}
+
+/// One stream of an ffmpeg input, as its `-i` dump lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputStream {
+    /// `Video` or `Audio`.
+    pub kind: String,
+    /// Codec name, e.g. `h264`, `opus`.
+    pub codec: String,
+    /// Video size.
+    pub resolution: Option<(u32, u32)>,
+}
+
+/// The streams of ffmpeg's input #0 dump (what ffprobe would list), in order; stops at the
+/// output dump.
+pub fn input_streams(stderr: &[String]) -> Vec<InputStream> {
+    let mut streams = Vec::new();
+    let mut in_input = false;
+    for line in stderr {
+        if line.starts_with("Input #0") {
+            in_input = true;
+        } else if line.starts_with("Output #") || line.starts_with("Stream mapping:") {
+            in_input = false;
+        } else if in_input {
+            if let Some((kind, desc)) = parse_stream_line(line) {
+                streams.push(InputStream {
+                    kind: kind.to_owned(),
+                    codec: codec_name(desc).unwrap_or_default(),
+                    resolution: find_resolution(desc),
+                });
+            }
+        }
+    }
+    streams
+}
+
+/// Decoded frames per `showinfo` filter instance (`Parsed_showinfo_N`), in output order.
+pub fn showinfo_frames(stderr: &[String]) -> std::collections::BTreeMap<usize, Vec<Frame>> {
+    let mut by_instance = std::collections::BTreeMap::new();
+    for line in stderr {
+        let Some(frame) = parse_showinfo(line) else {
+            continue;
+        };
+        let instance = line
+            .split("Parsed_showinfo_")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        by_instance
+            .entry(instance)
+            .or_insert_with(Vec::new)
+            .push(frame);
+    }
+    by_instance
 }
 
 /// `  Stream #0:0: Video: h264 (...), ...` -> ("Video", "h264 (...), ...").

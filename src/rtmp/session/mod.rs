@@ -15,6 +15,7 @@ pub use media_message::{Media, MediaKind};
 use super::amf0::AmfLimits;
 use super::chunk::{ChunkLimits, ChunkRead, ChunkReader, ChunkWriter, MessageHeader, RawMessage};
 use super::command::{Command, CommandName};
+use super::enhanced::{ConnectCaps, write_reconnect_request};
 use super::handshake::{HandshakeStep, RANDOM_SIZE, ServerHandshake};
 use super::message::{ControlMessage, MAX_CONTROL_LEN, UserControlEvent, type_id};
 use super::session_error::SessionError;
@@ -95,6 +96,8 @@ struct State {
     bytes_received: u64,
     bytes_acked: u64,
     peer_window: u32,
+    /// What the client declared in `connect` (enhanced RTMP).
+    client_caps: ConnectCaps,
 }
 
 impl Session {
@@ -112,6 +115,7 @@ impl Session {
                 bytes_received: 0,
                 bytes_acked: 0,
                 peer_window: 0,
+                client_caps: ConnectCaps::default(),
             },
         }
     }
@@ -301,6 +305,32 @@ impl Session {
             )))
     }
 
+    /// What the client declared in `connect`: enhanced-RTMP codecs and `capsEx`.
+    pub fn client_caps(&self) -> &ConnectCaps {
+        &self.state.client_caps
+    }
+
+    /// Asks the client to reconnect (NetConnection.Connect.ReconnectRequest), to `tc_url` if
+    /// given, else to the same server; returns whether it was sent.
+    ///
+    /// Sent only to a connected client whose `connect` declared `capsEx` Reconnect; for any
+    /// other this does nothing and returns false, and the caller just closes. After sending,
+    /// keep serving the client until it leaves (bounded by the caller's own limit).
+    pub fn request_reconnect(
+        &mut self,
+        tc_url: Option<&str>,
+        description: &str,
+    ) -> Result<bool, Error> {
+        let state = &mut self.state;
+        if state.phase != Phase::Connected || !state.client_caps.supports_reconnect() {
+            return Ok(false);
+        }
+        let mut buf = [0u8; reply::MAX_REPLY_LEN];
+        let len = write_reconnect_request(&mut buf, tc_url, description)?;
+        state.send(csid::COMMAND, type_id::COMMAND_AMF0, 0, &buf[..len])?;
+        Ok(true)
+    }
+
     /// The chunk size rtmpsd sends with once connected.
     pub fn out_chunk_size(&self) -> u32 {
         self.state.config.out_chunk_size
@@ -402,11 +432,13 @@ impl State {
                 transaction_id,
                 app,
                 object_encoding,
+                caps,
             } => {
                 if self.phase == Phase::Connected {
                     return Err(SessionError::AlreadyConnected.into());
                 }
                 self.check_name(app)?;
+                self.client_caps = caps;
                 self.connect_result(transaction_id, object_encoding)?;
                 self.phase = Phase::Connected;
                 Ok(Some(SessionEvent::Connected { app }))
@@ -524,7 +556,8 @@ impl State {
         self.send_control(ControlMessage::SetChunkSize(self.config.out_chunk_size))?;
         self.writer = ChunkWriter::new(self.config.out_chunk_size);
         let mut buf = [0u8; reply::MAX_REPLY_LEN];
-        let len = reply::connect_success(&mut buf, transaction_id, object_encoding)?;
+        let enhanced = self.client_caps.declared;
+        let len = reply::connect_success(&mut buf, transaction_id, object_encoding, enhanced)?;
         self.send(csid::COMMAND, type_id::COMMAND_AMF0, 0, &buf[..len])
     }
 

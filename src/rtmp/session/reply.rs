@@ -5,21 +5,30 @@
 
 use crate::rtmp::Error;
 use crate::rtmp::amf0::{Amf0Value, Amf0Writer};
+use crate::rtmp::enhanced::caps::write_server_caps;
 
-/// Room for the largest reply body built here (the `connect` result).
-pub const MAX_REPLY_LEN: usize = 512;
+/// Room for the largest reply body built here (the `connect` result with enhanced-RTMP
+/// capabilities, about 640 bytes).
+pub const MAX_REPLY_LEN: usize = 1024;
 
 /// `_result(txn, {fmsVer, capabilities}, {level, code, description, objectEncoding})`.
+///
+/// With `enhanced` (the client declared enhanced-RTMP capabilities), the properties object
+/// also states rtmpsd's: `fourCcList`, `videoFourCcInfoMap`, `audioFourCcInfoMap`, `capsEx`.
 pub fn connect_success(
     buf: &mut [u8],
     transaction_id: f64,
     object_encoding: f64,
+    enhanced: bool,
 ) -> Result<usize, Error> {
     let mut w = Amf0Writer::new(buf);
     w.string("_result")?.number(transaction_id)?;
     w.object_start()?;
     w.property("fmsVer")?.string("FMS/3,0,1,123")?;
     w.property("capabilities")?.number(31.0)?;
+    if enhanced {
+        write_server_caps(&mut w)?;
+    }
     w.object_end()?;
     w.object_start()?;
     w.property("level")?.string("status")?;

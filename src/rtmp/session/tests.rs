@@ -458,7 +458,7 @@ fn replay_capture(capture: &[u8], step: usize) -> Vec<String> {
                             tag.codec, tag.packet, tag.keyframe
                         ),
                         MediaKind::Audio(tag) => {
-                            format!("audio {:?} header={}", tag.codec, tag.sequence_header)
+                            format!("audio {:?} header={}", tag.codec, tag.is_sequence_header())
                         }
                         other => format!("{other:?}"),
                     };
@@ -582,3 +582,5 @@ fn get_stream_length_is_answered_with_a_number() {
         ["String(\"_result\")", "Number(7.0)", "Null", "Number(0.0)"]
     );
 }
+
+mod enhanced;

@@ -61,6 +61,8 @@ fn video_code(codec: VideoCodec) -> u32 {
         VideoCodec::Hevc => 2,
         VideoCodec::Av1 => 3,
         VideoCodec::Vp9 => 4,
+        VideoCodec::Vp8 => 5,
+        VideoCodec::Vvc => 6,
         VideoCodec::Legacy(id) => LEGACY_BIT | u32::from(id),
     }
 }
@@ -72,6 +74,8 @@ fn video_from_code(code: u32) -> Option<VideoCodec> {
         2 => Some(VideoCodec::Hevc),
         3 => Some(VideoCodec::Av1),
         4 => Some(VideoCodec::Vp9),
+        5 => Some(VideoCodec::Vp8),
+        6 => Some(VideoCodec::Vvc),
         other => Some(VideoCodec::Legacy((other & 0xff) as u8)),
     }
 }
@@ -80,7 +84,11 @@ fn audio_code(codec: AudioCodec) -> u32 {
     match codec {
         AudioCodec::Aac => 1,
         AudioCodec::Opus => 2,
-        AudioCodec::Other(id) => LEGACY_BIT | u32::from(id),
+        AudioCodec::Flac => 3,
+        AudioCodec::Ac3 => 4,
+        AudioCodec::Eac3 => 5,
+        AudioCodec::Mp3 => 6,
+        AudioCodec::Legacy(id) => LEGACY_BIT | u32::from(id),
     }
 }
 
@@ -89,7 +97,11 @@ fn audio_from_code(code: u32) -> Option<AudioCodec> {
         UNKNOWN => None,
         1 => Some(AudioCodec::Aac),
         2 => Some(AudioCodec::Opus),
-        other => Some(AudioCodec::Other((other & 0xff) as u8)),
+        3 => Some(AudioCodec::Flac),
+        4 => Some(AudioCodec::Ac3),
+        5 => Some(AudioCodec::Eac3),
+        6 => Some(AudioCodec::Mp3),
+        other => Some(AudioCodec::Legacy((other & 0xff) as u8)),
     }
 }
 
@@ -100,12 +112,10 @@ fn video_codec_id(value: &Amf0Value<'_>) -> Option<VideoCodec> {
             7 => Some(VideoCodec::Avc),
             12 => Some(VideoCodec::Hevc),
             id @ 1..=15 => Some(VideoCodec::Legacy(id as u8)),
-            _ => None,
+            // Enhanced RTMP: the FourCC as a big-endian UI32 ("av01" == 1635135537).
+            fourcc => VideoCodec::from_fourcc(fourcc),
         },
-        Amf0Value::String("avc1") => Some(VideoCodec::Avc),
-        Amf0Value::String("hvc1") => Some(VideoCodec::Hevc),
-        Amf0Value::String("av01") => Some(VideoCodec::Av1),
-        Amf0Value::String("vp09") => Some(VideoCodec::Vp9),
+        Amf0Value::String(code) => VideoCodec::from_fourcc(fourcc_of(code)?),
         _ => None,
     }
 }
@@ -115,13 +125,20 @@ fn audio_codec_id(value: &Amf0Value<'_>) -> Option<AudioCodec> {
     match value {
         Amf0Value::Number(n) => match *n as u32 {
             10 => Some(AudioCodec::Aac),
-            id @ 0..=15 => Some(AudioCodec::Other(id as u8)),
-            _ => None,
+            2 | 14 => Some(AudioCodec::Mp3),
+            id @ 0..=15 => Some(AudioCodec::Legacy(id as u8)),
+            fourcc => AudioCodec::from_fourcc(fourcc),
         },
-        Amf0Value::String("mp4a") => Some(AudioCodec::Aac),
-        Amf0Value::String("Opus") => Some(AudioCodec::Opus),
+        Amf0Value::String(code) => AudioCodec::from_fourcc(fourcc_of(code)?),
         _ => None,
     }
+}
+
+/// A four-character code as the big-endian u32 enhanced RTMP compares.
+fn fourcc_of(code: &str) -> Option<u32> {
+    <[u8; 4]>::try_from(code.as_bytes())
+        .ok()
+        .map(u32::from_be_bytes)
 }
 
 /// A number property within `0 < n <= max`.
@@ -134,16 +151,21 @@ impl MediaInfo {
     /// Learns from `frame` if it is a sequence header or `onMetaData`; other frames are ignored.
     pub fn take(&self, frame: &Frame) {
         match frame.kind {
+            // The summary describes the default track (0); `Stream::tracks` lists them all.
             FrameKind::Video if frame.sequence_header => {
                 if let Ok(tag) = inspect_video(&frame.payload) {
-                    self.video_codec
-                        .store(video_code(tag.codec), Ordering::Relaxed);
+                    if tag.tracks.contains(0) {
+                        self.video_codec
+                            .store(video_code(tag.codec), Ordering::Relaxed);
+                    }
                 }
             }
             FrameKind::Audio if frame.sequence_header => {
                 if let Ok(tag) = inspect_audio(&frame.payload) {
-                    self.audio_codec
-                        .store(audio_code(tag.codec), Ordering::Relaxed);
+                    if tag.tracks.contains(0) {
+                        self.audio_codec
+                            .store(audio_code(tag.codec), Ordering::Relaxed);
+                    }
                 }
             }
             FrameKind::Metadata => self.take_metadata(&frame.payload),
@@ -328,7 +350,7 @@ mod tests {
         ] {
             assert_eq!(video_from_code(video_code(codec)), Some(codec));
         }
-        for codec in [AudioCodec::Aac, AudioCodec::Opus, AudioCodec::Other(2)] {
+        for codec in [AudioCodec::Aac, AudioCodec::Opus, AudioCodec::Mp3] {
             assert_eq!(audio_from_code(audio_code(codec)), Some(codec));
         }
     }

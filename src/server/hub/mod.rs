@@ -12,6 +12,7 @@
 mod delivery;
 mod error;
 mod eviction;
+mod frame_tracks;
 mod limits;
 mod live_publisher;
 mod media_info;
@@ -23,6 +24,7 @@ mod stream;
 mod stream_stats;
 mod subscriber;
 mod subscription;
+mod track_table;
 mod wake;
 
 #[cfg(test)]
@@ -40,6 +42,7 @@ pub use stream::Stream;
 pub use stream_stats::{StreamCounts, StreamStats};
 pub use subscriber::SubscriberKind;
 pub use subscription::{Ended, Subscription};
+pub use track_table::TrackInfo;
 pub use wake::{Doorbell, NoWake, Wake};
 
 use std::collections::HashMap;
@@ -121,8 +124,9 @@ impl Hub {
             stream.set_live_publisher(Some(LivePublisher::started_at(publisher.peer, now)));
             state.restart_timeline(replaced.is_some());
             state.cache.clear();
+            state.tracks.clear();
             for sub in &mut state.subscribers {
-                sub.needs_keyframe = true;
+                sub.unsync();
             }
             if replaced.is_none() {
                 stream.notify_all(&mut state, &Delivery::Published, now);
@@ -158,14 +162,12 @@ impl Hub {
         let backlog = state.cache.snapshot();
         let (tx, rx) = crossbeam_channel::bounded(queue.len);
         let queue_state = Arc::new(QueueState::new(queue, doorbell));
-        let needs_keyframe = !state.cache.has_gop();
-        state.subscribers.push(Subscriber::new(
-            id,
-            kind,
-            tx,
-            queue_state.clone(),
-            needs_keyframe,
-        ));
+        // Video of the tracks the cached GOP starts on a keyframe flows at once; every other
+        // track waits for its next keyframe.
+        let synced = state.cache.synced_tracks();
+        state
+            .subscribers
+            .push(Subscriber::new(id, kind, tx, queue_state.clone(), synced));
         stream.recount(&state);
         let live = state.publisher.is_some();
         drop(state);
@@ -207,6 +209,7 @@ impl Registry {
             state.publisher = None;
             stream.set_live_publisher(None);
             state.cache.clear();
+            state.tracks.clear();
             stream.notify_all(&mut state, &Delivery::Unpublished, now);
             stream.recount(&state);
         }

@@ -12,6 +12,7 @@ use std::time::Instant;
 use crate::rtmp::Timestamp;
 
 use super::delivery::Delivery;
+use super::frame_tracks::FrameTracks;
 use super::limits::HubLimits;
 use super::live_publisher::LivePublisher;
 use super::media_info::MediaInfo;
@@ -19,6 +20,7 @@ use super::publisher::PublisherSlot;
 use super::start_cache::StartCache;
 use super::stream_stats::StreamStats;
 use super::subscriber::{Offered, Subscriber, SubscriberKind};
+use super::track_table::{TrackInfo, TrackTable};
 use crate::server::frame::{Frame, FrameKind};
 
 /// What a stream holds under its lock.
@@ -28,6 +30,8 @@ pub(super) struct StreamState {
     pub(super) publisher: Option<PublisherSlot>,
     pub(super) cache: StartCache,
     pub(super) subscribers: Vec<Subscriber>,
+    /// The tracks of the current publication and their codecs.
+    pub(super) tracks: TrackTable,
     /// Timestamps of the current publisher are moved by this much (wrapping), so that after
     /// a takeover the stream's timeline goes on from where the old publisher left it.
     ts_offset: u32,
@@ -73,6 +77,9 @@ pub struct Stream {
     /// Set and cleared with `StreamState::publisher`, under its own lock so operators'
     /// readers never take the data path's.
     live_publisher: Mutex<Option<LivePublisher>>,
+    /// A copy of `StreamState::tracks`' list for readers, likewise under its own lock; the
+    /// data path takes it only when a track appears or changes codec.
+    track_list: Mutex<Vec<TrackInfo>>,
 }
 
 impl Stream {
@@ -84,6 +91,7 @@ impl Stream {
             stats: StreamStats::default(),
             media: MediaInfo::default(),
             live_publisher: Mutex::new(None),
+            track_list: Mutex::new(Vec::new()),
         }
     }
 
@@ -122,6 +130,11 @@ impl Stream {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = publisher;
         self.media.clear();
+        self.track_list().clear();
+    }
+
+    fn track_list(&self) -> MutexGuard<'_, Vec<TrackInfo>> {
+        self.track_list.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Hands one frame from publisher `publisher`, pushed at `now`, to the cache and to every
@@ -131,20 +144,35 @@ impl Stream {
     /// Returns the size the current GOP would have reached when this frame made it too
     /// long for the GOP cache (once per GOP), so the caller can log it.
     pub fn push(&self, publisher: u64, mut frame: Frame, now: Instant) -> Option<usize> {
+        let tracks = FrameTracks::of(&frame);
         let mut state = self.lock();
         if !state.is_publisher(publisher) {
             return None;
         }
         frame.timestamp = state.timeline(frame.timestamp);
-        let video_frame = frame.kind == FrameKind::Video && !frame.sequence_header;
+        // The frame rate is the default track's: a rendition ladder is one picture a tick.
+        let video_frame = tracks.is_video_media(&frame) && tracks.tracks.contains(0);
         self.stats.pushed(frame.len(), video_frame);
         // Headers and metadata (a few per stream) describe it, in atomics.
         if frame.sequence_header || frame.kind == FrameKind::Metadata {
             self.media.take(&frame);
         }
-        let overflow = state.cache.take(&frame, self.limits.gop_cache_bytes);
-        self.offer_all(&mut state, |sub| sub.offer(&frame, now));
+        if state.tracks.observe(&frame, &tracks) {
+            *self.track_list() = state.tracks.list();
+        }
+        let overflow = state
+            .cache
+            .take(&frame, &tracks, self.limits.gop_cache_bytes);
+        self.offer_all(&mut state, |sub| sub.offer(&frame, &tracks, now));
         overflow
+    }
+
+    /// The audio and video tracks of the current publication with their codecs, video first
+    /// (one track, id 0, of each kind for a legacy stream; none before media arrives).
+    ///
+    /// Does not take the data path's lock.
+    pub fn tracks(&self) -> Vec<TrackInfo> {
+        self.track_list().clone()
     }
 
     /// Locks the state. A panicking worker must not take the stream down with it; the state

@@ -4,6 +4,15 @@
 //! queue (by count or bytes) is dropped, video is then skipped up to the next keyframe so the
 //! subscriber resumes on a decodable picture, and a subscriber that stays behind longer than
 //! its limit is cut off.
+//!
+//! "Up to the next keyframe" is per video track (enhanced-RTMP multitrack): the subscriber
+//! keeps the set of tracks it can decode (`synced`). A dropped video frame takes its tracks
+//! out of the set; a frame of a track out of the set is skipped, unless it is a keyframe,
+//! which puts its tracks back. A message is one keyframe for all of its tracks (one frame type
+//! in byte 0, per the specification), and FFmpeg and OBS send one track per message, so each
+//! track resumes on its own next keyframe and every track is decodable again once each has
+//! had one. Configuration frames (sequence headers, video Metadata) are never skipped for a
+//! keyframe. Legacy streams have one track, 0, and behave as before.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,8 +20,10 @@ use std::time::Instant;
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::delivery::Delivery;
+use super::frame_tracks::FrameTracks;
 use super::queue_state::QueueState;
-use crate::server::frame::{Frame, FrameKind};
+use crate::rtmp::media::TrackSet;
+use crate::server::frame::Frame;
 
 /// What kind of subscriber this is, for limits and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +42,8 @@ pub(super) struct Subscriber {
     pub(super) kind: SubscriberKind,
     tx: Sender<Delivery>,
     state: Arc<QueueState>,
-    /// Video is skipped until the next keyframe.
-    pub(super) needs_keyframe: bool,
+    /// Video tracks this subscriber can decode; frames of others wait for their keyframe.
+    synced: TrackSet,
     behind_since: Option<Instant>,
     dropped: u64,
 }
@@ -56,35 +67,42 @@ impl Subscriber {
         kind: SubscriberKind,
         tx: Sender<Delivery>,
         state: Arc<QueueState>,
-        needs_keyframe: bool,
+        synced: TrackSet,
     ) -> Self {
         Subscriber {
             id,
             kind,
             tx,
             state,
-            needs_keyframe,
+            synced,
             behind_since: None,
             dropped: 0,
         }
     }
 
-    /// Offers `frame` at time `now`.
-    pub(super) fn offer(&mut self, frame: &Frame, now: Instant) -> Offered {
-        let is_video = frame.kind == FrameKind::Video;
-        if is_video && self.needs_keyframe && !frame.keyframe && !frame.sequence_header {
+    /// Video must wait for a keyframe on every track (a new publisher is coming).
+    pub(super) fn unsync(&mut self) {
+        self.synced = TrackSet::EMPTY;
+    }
+
+    /// Offers `frame`, which carries `tracks`, at time `now`.
+    pub(super) fn offer(&mut self, frame: &Frame, tracks: &FrameTracks, now: Instant) -> Offered {
+        let video = tracks.is_video_media(frame);
+        if video && !frame.keyframe && !tracks.tracks.is_subset_of(&self.synced) {
+            // Some of its tracks wait for a keyframe; the others lose this frame, so they must too.
+            self.synced = self.synced.without(tracks.tracks);
             self.dropped += 1;
             return self.still_in_time(now);
         }
         let limits = self.state.limits();
         if self.state.queued_bytes() + frame.len() > limits.bytes {
-            return self.fell_behind(is_video, now);
+            return self.fell_behind(video.then_some(tracks.tracks), now);
         }
         self.state.add(frame.len());
         match self.tx.try_send(Delivery::Frame(frame.clone())) {
             Ok(()) => {
-                if is_video && frame.keyframe {
-                    self.needs_keyframe = false;
+                if video && frame.keyframe {
+                    self.synced = self.synced.union(tracks.tracks);
                     self.behind_since = None;
                 }
                 self.state.doorbell.ring();
@@ -92,7 +110,7 @@ impl Subscriber {
             }
             Err(TrySendError::Full(_)) => {
                 self.state.take(frame.len());
-                self.fell_behind(is_video, now)
+                self.fell_behind(video.then_some(tracks.tracks), now)
             }
             Err(TrySendError::Disconnected(_)) => Offered::Closed,
         }
@@ -118,10 +136,11 @@ impl Subscriber {
         }
     }
 
-    fn fell_behind(&mut self, is_video: bool, now: Instant) -> Offered {
+    /// Counts a frame that did not fit; `video` holds the tracks of a dropped video frame.
+    fn fell_behind(&mut self, video: Option<TrackSet>, now: Instant) -> Offered {
         self.dropped += 1;
-        if is_video {
-            self.needs_keyframe = true;
+        if let Some(tracks) = video {
+            self.synced = self.synced.without(tracks);
         }
         self.behind_since.get_or_insert(now);
         self.still_in_time(now)

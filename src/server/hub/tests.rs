@@ -429,3 +429,5 @@ fn a_takeover_records_the_new_publisher() {
     drop(second);
     assert!(stream.live_publisher().is_none());
 }
+
+mod multitrack;

@@ -10,12 +10,14 @@
 //! one log line; hub membership is released when the role's handle drops, so on panic too.
 
 mod context;
+mod reconnect;
+mod track_log;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::{debug, log};
+use log::{debug, info, log};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -30,6 +32,9 @@ use crate::rtmp::chunk::ChunkWriter;
 use crate::rtmp::handshake::RANDOM_SIZE;
 use crate::rtmp::session::{Session, SessionEvent};
 use context::{Action, Context};
+use reconnect::PendingReconnect;
+pub use reconnect::RECONNECT_WAIT;
+use track_log::TrackLog;
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -66,6 +71,10 @@ pub struct Worker {
     last_input: Instant,
     bytes_in: u64,
     bytes_out_frames: u64,
+    /// A ReconnectRequest sent, and the close it stands for (see `reconnect`).
+    reconnect: Option<PendingReconnect>,
+    /// The codec of each track logged so far, for a publisher.
+    track_log: TrackLog,
     ctx: Context,
 }
 
@@ -115,6 +124,8 @@ impl Worker {
             last_input: now,
             bytes_in: 0,
             bytes_out_frames: 0,
+            reconnect: None,
+            track_log: TrackLog::default(),
             ctx: Context::new(id, peer, shared, settings, doorbell, slot),
         })
     }
@@ -147,8 +158,10 @@ impl Worker {
     /// One round: read, handle, write, check the clock.
     fn turn(&mut self) {
         if self.ctx.shared.is_stopping() {
-            self.close(CloseReason::ServerStopping);
-            return;
+            self.close_recoverable(CloseReason::ServerStopping, None);
+            if self.ctx.closing.is_some() {
+                return;
+            }
         }
         if let Err(reason) = self.read_input() {
             self.close(reason);
@@ -164,11 +177,27 @@ impl Worker {
             self.close(reason);
             return;
         }
+        // Taken over by a publisher with the same key: a client that can reconnect is asked
+        // to (its frames are already dropped by the hub); any other is closed now.
         if let Some(by) = self.ctx.taken_over_by() {
-            self.close(CloseReason::TakenOver { by });
-            return;
+            self.close_recoverable(CloseReason::TakenOver { by }, None);
+            if self.ctx.closing.is_some() {
+                return;
+            }
         }
         let now = Instant::now();
+        if self.reconnect.as_ref().is_some_and(|p| now >= p.deadline) {
+            if let Some(pending) = self.reconnect.take() {
+                info!(
+                    "{} {} did not leave within {}s of the reconnect request",
+                    self.ctx.id,
+                    self.ctx.peer,
+                    RECONNECT_WAIT.as_secs()
+                );
+                self.close(pending.reason);
+                return;
+            }
+        }
         let limits = &self.ctx.settings.limits;
         if let Some(since) = self.ctx.waiting_since() {
             if now >= since + limits.play_wait {
@@ -203,17 +232,21 @@ impl Worker {
 
     fn next_deadline(&self) -> Instant {
         let limits = &self.ctx.settings.limits;
-        if !self.session.is_connected() {
-            return self.opened + limits.handshake_timeout;
-        }
-        if self.ctx.is_player() {
+        let deadline = if !self.session.is_connected() {
+            self.opened + limits.handshake_timeout
+        } else if self.ctx.is_player() {
             let soon = Instant::now() + MAX_SLEEP;
-            return match self.ctx.waiting_since() {
+            match self.ctx.waiting_since() {
                 Some(since) => soon.min(since + limits.play_wait),
                 None => soon,
-            };
+            }
+        } else {
+            self.last_input + limits.idle_timeout
+        };
+        match &self.reconnect {
+            Some(pending) => deadline.min(pending.deadline),
+            None => deadline,
         }
-        self.last_input + limits.idle_timeout
     }
 
     /// Before sleeping, a player arms its doorbell and looks at its queue once more;
@@ -287,6 +320,13 @@ impl Worker {
             let rest = self.input.get(pos..self.input_len).unwrap_or_default();
             let fed = self.session.feed(rest).map_err(CloseReason::Protocol)?;
             pos += fed.consumed;
+            let connected = matches!(fed.event, Some(SessionEvent::Connected { .. }));
+            if let Some(SessionEvent::Media(media)) = &fed.event {
+                let (id, peer) = (self.ctx.id, self.ctx.peer);
+                self.track_log.observe(media, |kind, track, codec| {
+                    info!("{id} {peer} {kind} track {track}: {codec}");
+                });
+            }
             let action = match fed.event {
                 Some(SessionEvent::HandshakeDone { digest }) => {
                     debug!(
@@ -302,6 +342,14 @@ impl Worker {
                 None if fed.consumed == 0 => break,
                 None => None,
             };
+            if connected {
+                debug!(
+                    "{} {} enhanced rtmp: {}",
+                    self.ctx.id,
+                    self.ctx.peer,
+                    self.session.client_caps()
+                );
+            }
             if let Some(action) = action {
                 self.apply(action)?;
             }
@@ -431,8 +479,49 @@ impl Worker {
     }
 
     fn close(&mut self, reason: CloseReason) {
-        if self.ctx.closing.is_none() {
-            self.ctx.closing = Some(reason);
+        if self.ctx.closing.is_some() {
+            return;
+        }
+        let reason = match self.reconnect.take() {
+            Some(pending) => {
+                let asked = pending.asked;
+                let (reason, left) = pending.settle(reason);
+                if left {
+                    info!(
+                        "{} {} left {}ms after the reconnect request",
+                        self.ctx.id,
+                        self.ctx.peer,
+                        asked.elapsed().as_millis()
+                    );
+                }
+                reason
+            }
+            None => reason,
+        };
+        self.ctx.closing = Some(reason);
+    }
+
+    /// Ends the connection for `reason`, one its client can recover from (see `reconnect`):
+    /// a client that declared `capsEx` Reconnect is asked to reconnect (to `tc_url`, else to
+    /// this server) and served on until it leaves or `RECONNECT_WAIT` passes; any other is
+    /// closed now. Calling it again while a request is pending changes nothing.
+    fn close_recoverable(&mut self, reason: CloseReason, tc_url: Option<&str>) {
+        if self.ctx.closing.is_some() || self.reconnect.is_some() {
+            return;
+        }
+        let description = reason.to_string();
+        match self.session.request_reconnect(tc_url, &description) {
+            Ok(true) => {
+                info!(
+                    "{} {} asked to reconnect ({description}); waiting up to {}s for it to leave",
+                    self.ctx.id,
+                    self.ctx.peer,
+                    RECONNECT_WAIT.as_secs()
+                );
+                self.reconnect = Some(PendingReconnect::new(reason, Instant::now()));
+            }
+            Ok(false) => self.close(reason),
+            Err(error) => self.close(CloseReason::Reply(error)),
         }
     }
 
