@@ -291,9 +291,35 @@ fn killing_and_restarting_the_upstream_resumes_the_push_within_the_backoff() {
     }
     let took = restarted_at.elapsed();
     assert_eq!(count_lines(&local, LIVE), 2, "{:?}", local.logs());
-    // After three or four failures the next attempt comes within 8 s (jitter only shortens).
+    // Live again at the retry the backoff had scheduled: the last failure's delay (at most
+    // 8 s by the fourth failure; jitter only shortens) plus the time to connect.
+    let lines = local.timed_logs();
+    let live_at = lines
+        .iter()
+        .filter(|l| l.text.contains(LIVE))
+        .nth(1)
+        .expect("second live line")
+        .at;
+    let last_failure = lines
+        .iter()
+        .rev()
+        .find(|l| l.at <= live_at && l.text.contains("retrying in "))
+        .expect("a failure before");
+    let delay: f64 = last_failure
+        .text
+        .rsplit("retrying in ")
+        .next()
+        .and_then(|d| d.trim_end_matches('s').parse().ok())
+        .expect("retry delay");
+    assert!(delay <= 8.0, "{}", last_failure.text);
+    let waited = live_at.saturating_duration_since(last_failure.at);
     assert!(
-        took < Duration::from_secs(9),
+        waited < Duration::from_secs_f64(delay + 2.0),
+        "live {waited:?} after {:?}",
+        last_failure.text
+    );
+    assert!(
+        took < Duration::from_secs(12),
         "live again {took:?} after the restart"
     );
     let report = Player::start(Ffmpeg::Modern, &up.rtmps_url("live/cam"), 2.0).wait();
