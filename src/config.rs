@@ -116,6 +116,22 @@ pub struct Args {
     /// stack size of each session thread, in KiB (default 256)
     #[argh(option, default = "256")]
     pub worker_stack_kib: usize,
+    /// record every stream into this folder as FLV segments, DIR/APP/STREAM/START.flv
+    /// (START in UTC); off unless given
+    #[argh(option)]
+    pub record_dir: Option<PathBuf>,
+    /// seconds per recorded segment; the next one starts at the first keyframe after
+    /// (default 600)
+    #[argh(option)]
+    pub record_segment_secs: Option<u64>,
+    /// most MiB of recordings kept in --record-dir, the oldest segments deleted first (default:
+    /// what the disk holds, keeping 5% of it free, at most 1 GiB)
+    #[argh(option)]
+    pub record_max_mib: Option<u64>,
+    /// hours a recorded segment is kept before it is deleted (default: until the budget
+    /// needs its room)
+    #[argh(option)]
+    pub record_keep_hours: Option<u64>,
     /// print the version and exit
     #[argh(switch, short = 'V')]
     pub version: bool,
@@ -258,6 +274,22 @@ impl FromStr for Switch {
     }
 }
 
+/// Local recording, when `--record-dir` is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordConfig {
+    /// The folder recordings go to.
+    pub dir: PathBuf,
+    /// Media time per segment.
+    pub segment: Duration,
+    /// Bytes of recordings kept; `None`: what the disk holds, less what is kept free.
+    pub max_bytes: Option<u64>,
+    /// How long a segment is kept, if limited.
+    pub keep: Option<Duration>,
+}
+
+/// Default `--record-segment-secs`.
+pub const DEFAULT_RECORD_SEGMENT_SECS: u64 = 600;
+
 /// Every bound the server enforces, in one place.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -346,6 +378,8 @@ pub struct Config {
     pub pushes: Vec<PushTarget>,
     /// CA certificates trusted for every push, besides the system's.
     pub push_ca_file: Option<PathBuf>,
+    /// Local recording, if on.
+    pub record: Option<RecordConfig>,
     /// Every limit.
     pub limits: Limits,
     /// The operator's HTTP listener, if asked for.
@@ -457,6 +491,12 @@ impl Config {
             session,
             ..Limits::default()
         };
+        let record = record_config(
+            args.record_dir,
+            args.record_segment_secs,
+            args.record_max_mib,
+            args.record_keep_hours,
+        )?;
         Ok(Config {
             listen: args.listen,
             rtmp_listen: args.rtmp_listen,
@@ -470,6 +510,7 @@ impl Config {
             takeover: args.publisher_takeover == Switch::On,
             pushes,
             push_ca_file: args.push_ca_file,
+            record,
             limits,
             http,
         })
@@ -496,6 +537,47 @@ fn check_keys_are_not_names(publish: &[PublishKey], play: &[String]) -> Result<(
         return Err("a play key is also a stream name: names are public".into());
     }
     Ok(())
+}
+
+/// The recording flags checked: the others need `--record-dir`, and none may be 0.
+fn record_config(
+    dir: Option<PathBuf>,
+    segment_secs: Option<u64>,
+    max_mib: Option<u64>,
+    keep_hours: Option<u64>,
+) -> Result<Option<RecordConfig>, String> {
+    let Some(dir) = dir else {
+        if segment_secs.is_some() || max_mib.is_some() || keep_hours.is_some() {
+            return Err(
+                "--record-segment-secs, --record-max-mib and --record-keep-hours \
+                        need --record-dir"
+                    .into(),
+            );
+        }
+        return Ok(None);
+    };
+    if dir.as_os_str().is_empty() {
+        return Err("--record-dir must name a folder".into());
+    }
+    // A day at most: the segment's length is counted in 32-bit milliseconds.
+    let segment_secs = segment_secs.unwrap_or(DEFAULT_RECORD_SEGMENT_SECS);
+    if !(1..=86_400).contains(&segment_secs) {
+        return Err(format!(
+            "--record-segment-secs {segment_secs} must be in 1..=86400"
+        ));
+    }
+    if max_mib == Some(0) {
+        return Err("--record-max-mib must be above 0".into());
+    }
+    if keep_hours == Some(0) {
+        return Err("--record-keep-hours must be above 0".into());
+    }
+    Ok(Some(RecordConfig {
+        dir,
+        segment: Duration::from_secs(segment_secs),
+        max_bytes: max_mib.map(|mib| mib.saturating_mul(1 << 20)),
+        keep: keep_hours.map(|h| Duration::from_secs(h.saturating_mul(3600))),
+    }))
 }
 
 /// Reads keys from a file: one per line, blank lines and `#` comments skipped.
@@ -666,6 +748,39 @@ mod tests {
         assert!(err.contains("rtmps://"), "{err}");
         assert!(!err.contains("yt-secret"), "{err}");
         assert!(parse(&["--push-timeout-secs", "0"]).is_err());
+    }
+
+    #[test]
+    fn recording_is_off_unless_a_folder_is_given_and_its_flags_need_one() {
+        assert_eq!(parse(&[]).unwrap().record, None);
+        let record = parse(&["--record-dir", "/rec"]).unwrap().record.unwrap();
+        assert_eq!(record.dir, PathBuf::from("/rec"));
+        assert_eq!(record.segment, Duration::from_secs(600));
+        assert_eq!((record.max_bytes, record.keep), (None, None));
+        let record = parse(&[
+            "--record-dir",
+            "/rec",
+            "--record-segment-secs",
+            "60",
+            "--record-max-mib",
+            "2",
+            "--record-keep-hours",
+            "3",
+        ])
+        .unwrap()
+        .record
+        .unwrap();
+        assert_eq!(record.segment, Duration::from_secs(60));
+        assert_eq!(record.max_bytes, Some(2 << 20));
+        assert_eq!(record.keep, Some(Duration::from_secs(3 * 3600)));
+        assert!(
+            parse(&["--record-max-mib", "5"]).is_err(),
+            "needs --record-dir"
+        );
+        assert!(parse(&["--record-dir", "/rec", "--record-max-mib", "0"]).is_err());
+        assert!(parse(&["--record-dir", "/rec", "--record-segment-secs", "0"]).is_err());
+        assert!(parse(&["--record-dir", "/rec", "--record-segment-secs", "86401"]).is_err());
+        assert!(parse(&["--record-dir", "/rec", "--record-keep-hours", "0"]).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use rtmpsd::server::accept::Server;
 use rtmpsd::server::keys::{StreamKeys, stored_publish_key};
 use rtmpsd::server::listener::Listeners;
 use rtmpsd::server::push::{self, PushSettings};
+use rtmpsd::server::recorder::{self, RecordSettings};
 use rtmpsd::server::settings::Settings;
 use rtmpsd::upstream_tls::UpstreamTls;
 use rtmpsd::{host, start_lines, tls};
@@ -82,6 +83,19 @@ fn run(config: Config) -> Result<(), String> {
     }
     let keys = StreamKeys::new(&publish_keys, &config.play_keys);
     let names: Vec<String> = keys.stream_names().map(str::to_string).collect();
+    // Every configured stream of every app is recorded (per-stream choice: filter here).
+    let recorded: Vec<String> = config
+        .apps
+        .iter()
+        .flat_map(|app| names.iter().map(move |name| format!("{app}/{name}")))
+        .collect();
+    // Before the server starts: a folder that cannot be written stops rtmpsd here.
+    let recording = match &config.record {
+        Some(record) => Some(
+            recorder::prepare(RecordSettings::new(record, recorded)).map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     let settings = Settings {
         keys,
         limits: config.limits,
@@ -131,7 +145,13 @@ fn run(config: Config) -> Result<(), String> {
         fingerprint: &identity.fingerprint,
     };
     let _http = rtmpsd::http::start(&config, server.shared(), &running)?;
-    server.run().map_err(|e| format!("server failed: {e}"))
+    let recorders = recording.map(|prepared| prepared.start(&server.shared()));
+    let outcome = server.run().map_err(|e| format!("server failed: {e}"));
+    // After the sessions: every open segment is closed and synced.
+    if let Some(recorders) = recorders {
+        recorders.stop();
+    }
+    outcome
 }
 
 /// Refuses pushes of streams no key can publish: they would never go live.

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::{
-    Ffmpeg, InputStream, PictType, PlayOpts, PlayerReport, PublishOpts, Publisher, ServerProcess,
-    TempDir, VideoCodec, input_streams, showinfo_frames,
+    AudioCodec, Ffmpeg, InputStream, PictType, PlayOpts, PlayerReport, PublishOpts, Publisher,
+    ServerProcess, TempDir, VideoCodec, input_streams, showinfo_frames,
 };
 
 /// Trimmed stderr of Debian's ffmpeg 5.1 playing an H.264 + AAC stream from nginx-rtmp.
@@ -123,6 +123,26 @@ fn publisher_args_follow_the_options() {
     assert!(hevc.contains("-bf 2") && !hevc.contains("zerolatency"));
     assert!(!hevc.contains("sine") && !hevc.contains("-c:a"));
     assert!(hevc.contains("-t 2.5 -tls_verify 0 "));
+
+    let opts = PublishOpts {
+        codec: VideoCodec::Av1,
+        audio_codec: AudioCodec::Opus,
+        ..PublishOpts::default()
+    };
+    let av1 = Publisher::args(Ffmpeg::Modern, url, &opts).join(" ");
+    assert!(av1.contains("-c:v libsvtav1 -preset 10 -g 25"), "{av1}");
+    assert!(!av1.contains("-tune") && !av1.contains("-bf"), "{av1}");
+    assert!(av1.contains("-c:a libopus -b:a 64k -ar 48000"), "{av1}");
+}
+
+#[test]
+#[should_panic(expected = "cannot send HEVC, AV1 or Opus")]
+fn debian_ffmpeg_refuses_opus_publishing() {
+    let opts = PublishOpts {
+        audio_codec: AudioCodec::Opus,
+        ..PublishOpts::default()
+    };
+    Publisher::start(Ffmpeg::Debian, "rtmp://127.0.0.1:1/live/k", &opts);
 }
 
 #[test]

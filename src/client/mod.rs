@@ -12,9 +12,11 @@
 //! leaves this server and connects there (retrying while a restarting server comes back);
 //! the caller sends `publish` or `play` again at its next keyframe.
 
+mod detach;
 mod synthetic;
 mod url;
 
+pub use detach::{DetachHandle, Detached, tls_config_with_suites};
 pub use synthetic::{SyntheticStream, frame_index};
 pub use url::RtmpUrl;
 

@@ -16,6 +16,8 @@
 //! - `shared`, `settings`, `stats`, `connection_slot`: state shared across connections:
 //!   the settings in force (swapped whole on reload), counters, connection limits.
 //! - `push_status`: the pushes to upstream servers as operators see them.
+//! - `recorder`: local recording, a hub subscriber per stream writing segmented FLV within
+//!   a disk budget; `recorder::RecordingRegistry` is what operators see of it.
 //! - `close_reason`: why a connection ended, typed.
 //! - `keys`: stream keys.
 //! - `listener`: binding the listening sockets (dual-stack on `[::]`) and naming peers.
@@ -30,6 +32,7 @@ pub mod listener;
 pub mod out_batch;
 pub mod push;
 pub mod push_status;
+pub mod recorder;
 pub mod settings;
 pub mod shared;
 pub mod stats;

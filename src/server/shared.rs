@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::hub::{Doorbell, Hub};
 use super::push_status::PushRegistry;
+use super::recorder::RecordingRegistry;
 use super::settings::{Settings, SettingsCell};
 use super::stats::ServerStats;
 
@@ -22,6 +23,8 @@ pub struct Shared {
     pub stats: ServerStats,
     /// The pushes to upstream servers running now.
     pub pushes: PushRegistry,
+    /// The recordings and their counters (empty when recording is off).
+    pub recordings: RecordingRegistry,
     /// When the server started (S1's epoch).
     pub started: Instant,
     stopping: AtomicBool,
@@ -75,6 +78,7 @@ impl Shared {
             settings: SettingsCell::new(settings),
             stats: ServerStats::default(),
             pushes: PushRegistry::default(),
+            recordings: RecordingRegistry::default(),
             started: Instant::now(),
             stopping: AtomicBool::new(false),
             doorbells: Mutex::new(Vec::new()),

@@ -620,6 +620,17 @@ pub enum VideoCodec {
     H264,
     /// libx265, sent by ffmpeg 9 as enhanced RTMP (`hvc1` FourCC); not possible with 5.1.
     Hevc,
+    /// libsvtav1, sent by ffmpeg 9 as enhanced RTMP (`av01` FourCC); not possible with 5.1.
+    Av1,
+}
+
+/// Audio codec a [`Publisher`] encodes (with [`PublishOpts::audio`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AudioCodec {
+    /// AAC, classic FLV sound format 10.
+    Aac,
+    /// libopus, sent by ffmpeg 9 as enhanced RTMP (`Opus` FourCC); not possible with 5.1.
+    Opus,
 }
 
 /// What a [`Publisher`] sends.
@@ -637,8 +648,10 @@ pub struct PublishOpts {
     pub codec: VideoCodec,
     /// Two B-frames between references (no zerolatency tune), so composition offsets occur.
     pub b_frames: bool,
-    /// Include the 440 Hz AAC tone.
+    /// Include the 440 Hz tone.
     pub audio: bool,
+    /// How the tone is encoded.
+    pub audio_codec: AudioCodec,
     /// Send at real-time pace (`-re`); off sends as fast as the encoder goes.
     pub realtime: bool,
     /// More ffmpeg output options, placed before `-f flv URL`.
@@ -655,6 +668,7 @@ impl Default for PublishOpts {
             codec: VideoCodec::H264,
             b_frames: false,
             audio: true,
+            audio_codec: AudioCodec::Aac,
             realtime: true,
             extra_args: Vec::new(),
         }
@@ -733,15 +747,22 @@ impl Publisher {
                 "-x265-params",
                 "log-level=error",
             ]),
+            // SVT-AV1 has neither x264's tunes nor B-frame flags.
+            VideoCodec::Av1 => push(&["-c:v", "libsvtav1", "-preset", "10"]),
         }
-        if opts.b_frames {
-            push(&["-bf", "2"]);
-        } else {
-            push(&["-tune", "zerolatency", "-bf", "0"]);
+        if opts.codec != VideoCodec::Av1 {
+            if opts.b_frames {
+                push(&["-bf", "2"]);
+            } else {
+                push(&["-tune", "zerolatency", "-bf", "0"]);
+            }
         }
         push(&["-g", &gop, "-pix_fmt", "yuv420p"]);
         if opts.audio {
-            push(&["-c:a", "aac", "-b:a", "64k", "-ar", "44100"]);
+            match opts.audio_codec {
+                AudioCodec::Aac => push(&["-c:a", "aac", "-b:a", "64k", "-ar", "44100"]),
+                AudioCodec::Opus => push(&["-c:a", "libopus", "-b:a", "64k", "-ar", "48000"]),
+            }
         }
         let seconds = opts.seconds.to_string();
         push(&["-t", &seconds]);
@@ -757,13 +778,18 @@ impl Publisher {
 
     /// Starts publishing the test pattern (and tone) to `url`.
     ///
-    /// Panics if `opts.codec` is HEVC and `ffmpeg` cannot mux HEVC into FLV.
+    /// Panics if `opts` asks for an enhanced RTMP codec (HEVC, AV1, Opus) and `ffmpeg`
+    /// cannot mux it into FLV.
     pub fn start(ffmpeg: Ffmpeg, url: &str, opts: &PublishOpts) -> Publisher {
-        if opts.codec == VideoCodec::Hevc && !ffmpeg.supports_hevc_flv() {
+        let enhanced =
+            opts.codec != VideoCodec::H264 || (opts.audio && opts.audio_codec == AudioCodec::Opus);
+        if enhanced && !ffmpeg.supports_hevc_flv() {
             panic!(
-                "{} cannot send HEVC over RTMP (its flv muxer predates enhanced RTMP); \
-                 use Ffmpeg::Modern",
-                ffmpeg.label()
+                "{} cannot send HEVC, AV1 or Opus over RTMP (its flv muxer predates enhanced \
+                 RTMP; asked for {:?} with {:?}); use Ffmpeg::Modern",
+                ffmpeg.label(),
+                opts.codec,
+                opts.audio_codec
             );
         }
         let args = Publisher::args(ffmpeg, url, opts);

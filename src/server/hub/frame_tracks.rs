@@ -6,6 +6,7 @@
 //! stored in every frame (a 256-bit track set would double the size of each queue slot of
 //! every subscriber). The publisher's session has already checked the header, so this never
 //! fails on a live stream; a header it cannot read counts as track 0, the legacy track.
+//! Recorders read frames the same way (public for them).
 
 use crate::rtmp::media::{
     AudioPacket, TrackSet, VideoPacket, for_each_audio_track, for_each_video_track, inspect_audio,
@@ -16,7 +17,7 @@ use crate::server::frame::{Frame, FrameKind};
 
 /// What a configuration frame sets up for the frames after it, per track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Config {
+pub enum Config {
     /// A decoder configuration record (video or audio sequence header/start).
     SequenceHeader,
     /// Video `Metadata` (`colorInfo`, e.g. HDR), which holds until the next one.
@@ -27,16 +28,16 @@ pub(super) enum Config {
 
 /// The tracks of one frame and its role for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct FrameTracks {
+pub struct FrameTracks {
     /// Audio or video track ids it carries (empty for data messages).
-    pub(super) tracks: TrackSet,
+    pub tracks: TrackSet,
     /// Set for frames that configure their tracks rather than carry media.
-    pub(super) config: Option<Config>,
+    pub config: Option<Config>,
 }
 
 impl FrameTracks {
     /// Reads the tracks of `frame` from its payload.
-    pub(super) fn of(frame: &Frame) -> FrameTracks {
+    pub fn of(frame: &Frame) -> FrameTracks {
         let legacy = TrackSet::single(0);
         let (tracks, read_config) = match frame.kind {
             FrameKind::Video => match inspect_video(&frame.payload) {
@@ -64,7 +65,7 @@ impl FrameTracks {
     }
 
     /// Whether this is a video frame that carries pictures (not a configuration).
-    pub(super) fn is_video_media(&self, frame: &Frame) -> bool {
+    pub fn is_video_media(&self, frame: &Frame) -> bool {
         frame.kind == FrameKind::Video && self.config.is_none()
     }
 }

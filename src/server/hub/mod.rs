@@ -33,6 +33,7 @@ mod tests;
 pub use delivery::Delivery;
 pub use error::{JoinError, PublishError};
 pub use eviction::Eviction;
+pub use frame_tracks::{Config as TrackConfig, FrameTracks};
 pub use limits::{HubLimits, QueueLimits};
 pub use live_publisher::LivePublisher;
 pub use media_info::{MediaInfo, MediaSummary};

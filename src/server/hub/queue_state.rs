@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::eviction::Eviction;
 use super::limits::QueueLimits;
 use super::wake::Doorbell;
+use crate::rtmp::Timestamp;
 
 /// Bytes queued, the eviction record, and the doorbell of one subscriber.
 pub(super) struct QueueState {
@@ -15,6 +16,11 @@ pub(super) struct QueueState {
     evicted: AtomicBool,
     behind_ms: AtomicU64,
     dropped: AtomicU64,
+    /// Frames not queued for this subscriber so far (full queue, or video skipped to the
+    /// next keyframe), counted as they happen.
+    frames_dropped: AtomicU64,
+    /// The timestamp of the last frame dropped, plus one (0: none yet).
+    last_dropped: AtomicU64,
     limits: QueueLimits,
     /// Wakes the subscriber.
     pub(super) doorbell: Arc<Doorbell>,
@@ -27,6 +33,8 @@ impl QueueState {
             evicted: AtomicBool::new(false),
             behind_ms: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            frames_dropped: AtomicU64::new(0),
+            last_dropped: AtomicU64::new(0),
             limits,
             doorbell,
         }
@@ -46,6 +54,26 @@ impl QueueState {
 
     pub(super) fn take(&self, bytes: usize) {
         self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+    }
+
+    /// Counts one frame, of timestamp `ts`, not queued for this subscriber.
+    pub(super) fn dropped_one(&self, ts: Timestamp) {
+        self.last_dropped
+            .store(u64::from(ts.0) + 1, Ordering::Relaxed);
+        self.frames_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Frames not queued for this subscriber so far.
+    pub(super) fn frames_dropped(&self) -> u64 {
+        self.frames_dropped.load(Ordering::Relaxed)
+    }
+
+    /// The timestamp of the last frame not queued for this subscriber, if any was.
+    pub(super) fn last_dropped(&self) -> Option<Timestamp> {
+        match self.last_dropped.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(Timestamp((n - 1) as u32)),
+        }
     }
 
     /// The eviction, once the hub has made one.

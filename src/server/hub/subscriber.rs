@@ -22,6 +22,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use super::delivery::Delivery;
 use super::frame_tracks::FrameTracks;
 use super::queue_state::QueueState;
+use crate::rtmp::Timestamp;
 use crate::rtmp::media::TrackSet;
 use crate::server::frame::Frame;
 
@@ -92,11 +93,12 @@ impl Subscriber {
             // Some of its tracks wait for a keyframe; the others lose this frame, so they must too.
             self.synced = self.synced.without(tracks.tracks);
             self.dropped += 1;
+            self.state.dropped_one(frame.timestamp);
             return self.still_in_time(now);
         }
         let limits = self.state.limits();
         if self.state.queued_bytes() + frame.len() > limits.bytes {
-            return self.fell_behind(video.then_some(tracks.tracks), now);
+            return self.fell_behind(frame.timestamp, video.then_some(tracks.tracks), now);
         }
         self.state.add(frame.len());
         match self.tx.try_send(Delivery::Frame(frame.clone())) {
@@ -110,7 +112,7 @@ impl Subscriber {
             }
             Err(TrySendError::Full(_)) => {
                 self.state.take(frame.len());
-                self.fell_behind(video.then_some(tracks.tracks), now)
+                self.fell_behind(frame.timestamp, video.then_some(tracks.tracks), now)
             }
             Err(TrySendError::Disconnected(_)) => Offered::Closed,
         }
@@ -136,9 +138,11 @@ impl Subscriber {
         }
     }
 
-    /// Counts a frame that did not fit; `video` holds the tracks of a dropped video frame.
-    fn fell_behind(&mut self, video: Option<TrackSet>, now: Instant) -> Offered {
+    /// Counts a frame of timestamp `ts` that did not fit; `video` holds the tracks of a
+    /// dropped video frame.
+    fn fell_behind(&mut self, ts: Timestamp, video: Option<TrackSet>, now: Instant) -> Offered {
         self.dropped += 1;
+        self.state.dropped_one(ts);
         if let Some(tracks) = video {
             self.synced = self.synced.without(tracks);
         }

@@ -94,6 +94,19 @@ impl Subscription {
         self.backlog.is_empty() && self.rx.is_empty()
     }
 
+    /// Frames the hub did not queue for this subscriber so far (full queue, or video
+    /// skipped to the next keyframe): a subscriber that writes what it gets (a recorder)
+    /// reads it to say how much it lost.
+    pub fn frames_dropped(&self) -> u64 {
+        self.state.frames_dropped()
+    }
+
+    /// The timestamp of the last frame the hub did not queue for this subscriber, if any:
+    /// the recorder says how much media it lost once it writes past it.
+    pub fn last_dropped(&self) -> Option<crate::rtmp::Timestamp> {
+        self.state.last_dropped()
+    }
+
     /// The eviction, if the hub has cut this subscriber off.
     pub fn eviction(&self) -> Option<Eviction> {
         self.state.eviction()

@@ -181,6 +181,12 @@ fn a_full_queue_drops_video_up_to_the_next_keyframe_but_keeps_audio_flowing() {
     publication.push(inter(6), now);
     assert_eq!(drain(&mut sub), ["Video@6"], "resumed from the keyframe");
     assert_eq!(publication.stream().stats().counts().frames_dropped, 2);
+    assert_eq!(sub.frames_dropped(), 2, "the subscriber sees its own drops");
+    assert_eq!(
+        sub.last_dropped(),
+        Some(Timestamp(4)),
+        "and where the last one was"
+    );
 }
 
 #[test]
