@@ -8,6 +8,8 @@
 #   installed with apt if `ffmpeg` is not on PATH.
 # - rtmpdump (librtmp) and GStreamer (rtmp2sink, librtmp's rtmpsink), installed with apt
 #   when missing.
+# - nginx with the rtmp and stream modules (the push tests' upstream), installed with apt
+#   when tests/peers/missing-nginx-packages names any.
 # - TEST_SH_INSTALL_ONLY=1: install what is missing, then stop (no tests).
 # - RTMPSD_FFMPEG_MODERN: ffmpeg 9 (OpenSSL, enhanced RTMP) from the
 #   imageio-ffmpeg wheel, installed with pip if python3 cannot import it.
@@ -56,6 +58,9 @@ gst_ready() {
     for e in $GST_ELEMENTS; do gst-inspect-1.0 --exists "$e" || return 1; done
 }
 [ -n "${RTMPSD_FFMPEG_DEBIAN:-}" ] || need 'command -v ffmpeg && command -v ffprobe' ffmpeg
+# nginx-rtmp behind nginx's stream TLS: the reference upstream of tests/push_e2e.rs.
+read -r -a nginx_missing <<<"$(tests/peers/missing-nginx-packages)"
+apt_missing+=("${nginx_missing[@]}")
 need 'command -v rtmpdump' rtmpdump
 # Chromium for the status-page test; fonts so its screenshot shows text.
 [ -n "${RTMPSD_CHROMIUM:-}" ] || need 'command -v chromium' chromium fonts-dejavu-core
@@ -66,6 +71,8 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
 fi
 gst_ready >/dev/null 2>&1 || { echo "test.sh: GStreamer lacks one of: $GST_ELEMENTS" >&2; exit 1; }
 command -v rtmpdump >/dev/null || { echo "test.sh: rtmpdump is missing" >&2; exit 1; }
+[ -z "$(tests/peers/missing-nginx-packages)" ] ||
+    { echo "test.sh: still missing: $(tests/peers/missing-nginx-packages)" >&2; exit 1; }
 RTMPSD_FFMPEG_DEBIAN=${RTMPSD_FFMPEG_DEBIAN:-$(command -v ffmpeg)}
 RTMPSD_CHROMIUM=${RTMPSD_CHROMIUM:-$(command -v chromium || true)}
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::key_spec::{PublishKey, StreamPlayKey, check_key, check_name};
+use crate::push_spec::PushTarget;
 use crate::rtmp::amf0::AmfLimits;
 use crate::rtmp::chunk::ChunkLimits;
 use crate::rtmp::session::SessionConfig;
@@ -112,6 +113,19 @@ pub struct Args {
     /// at least 16 (default 256)
     #[argh(option)]
     pub tls_out_kib: Option<usize>,
+    /// NAME=URL: push the local stream NAME (its public name, not its key) to the upstream
+    /// rtmps://host[:port]/app/key whenever it is live (repeatable; rtmp:// only if written)
+    // Taken as text and parsed in `Config::from_args`: argh would quote a bad value, key and
+    // all, in its error.
+    #[argh(option)]
+    pub push: Vec<String>,
+    /// PEM file of CA certificates trusted for every push, besides the system's roots
+    #[argh(option)]
+    pub push_ca_file: Option<PathBuf>,
+    /// seconds an upstream may take to accept a push (connect, TLS, RTMP, publish), or stay
+    /// without taking data or acknowledging it, before the push reconnects (default 10)
+    #[argh(option)]
+    pub push_timeout_secs: Option<u64>,
     /// stack size of each session thread, in KiB (default 256)
     #[argh(option)]
     pub worker_stack_kib: Option<usize>,
@@ -320,6 +334,8 @@ pub struct Limits {
     pub tls_out_bytes: usize,
     /// Stack size of each session thread.
     pub worker_stack: usize,
+    /// Time an upstream may take to accept a push, or stay without taking data.
+    pub push_timeout: Duration,
     /// Protocol limits for each session.
     pub session: SessionConfig,
 }
@@ -342,6 +358,7 @@ impl Default for Limits {
             read_buffer: 8 * 1024,
             tls_out_bytes: 256 * 1024,
             worker_stack: 256 * 1024,
+            push_timeout: Duration::from_secs(10),
             session: SessionConfig::default(),
         }
     }
@@ -374,6 +391,10 @@ pub struct Config {
     pub takeover: bool,
     /// The board profile whose defaults were used, if one was named.
     pub board: Option<String>,
+    /// Pushes to upstream servers.
+    pub pushes: Vec<PushTarget>,
+    /// CA certificates trusted for every push, besides the system's.
+    pub push_ca_file: Option<PathBuf>,
     /// Local recording, if on.
     pub record: Option<RecordConfig>,
     /// Streams kept out of the recording (`record = false` in their `[[stream]]` table).
@@ -475,6 +496,13 @@ impl Config {
             ));
         }
         positive("play-wait-secs", play_wait_secs)?;
+        let push_timeout_secs = args.push_timeout_secs.unwrap_or(10);
+        positive("push-timeout-secs", push_timeout_secs)?;
+        let pushes = args
+            .push
+            .iter()
+            .map(|p| p.parse::<PushTarget>())
+            .collect::<Result<Vec<_>, _>>()?;
         let http = http_settings(
             args.http_listen,
             args.http_token,
@@ -499,6 +527,7 @@ impl Config {
             play_wait: Duration::from_secs(play_wait_secs),
             worker_stack: kib("worker-stack-kib", worker_stack_kib)?,
             tls_out_bytes: kib("tls-out-kib", tls_out_kib)?,
+            push_timeout: Duration::from_secs(push_timeout_secs),
             session,
             ..Limits::default()
         };
@@ -521,6 +550,8 @@ impl Config {
             apps,
             takeover,
             board: args.board,
+            pushes,
+            push_ca_file: args.push_ca_file,
             record,
             recording_off: Vec::new(),
             limits,
@@ -533,6 +564,27 @@ impl Config {
 fn kib(flag: &str, kib: usize) -> Result<usize, String> {
     kib.checked_mul(1024)
         .ok_or_else(|| format!("--{flag} {kib} is too large"))
+}
+
+impl Config {
+    /// Refuses pushes of streams no key can publish (`names`): they would never go live.
+    pub fn check_pushes(&self, names: &[String]) -> Result<(), String> {
+        for push in &self.pushes {
+            let app_served = match push.stream.split_once('/') {
+                Some((app, _)) => self.apps.iter().any(|a| a == app),
+                None => true,
+            };
+            if !app_served || !names.iter().any(|n| n == push.stream_name()) {
+                return Err(format!(
+                    "push of {}: no such stream (streams: {}; apps: {})",
+                    push.stream,
+                    names.join(", "),
+                    self.apps.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The application name used when none is configured.
@@ -744,6 +796,28 @@ mod tests {
         assert!(parse(&["--max-message-kib", "16383"]).is_ok());
         assert!(parse(&["--max-message-kib", "16384"]).is_err());
         assert!(parse(&["--max-message-kib", "0"]).is_err());
+    }
+
+    #[test]
+    fn pushes_are_repeatable_and_their_keys_stay_out_of_errors() {
+        let config = parse(&[
+            "--push",
+            "cam=rtmps://a.rtmps.youtube.com/live2/yt-secret",
+            "--push",
+            "cam=rtmp://origin.example/live/origin-secret",
+            "--push-ca-file",
+            "/etc/ca.pem",
+        ])
+        .unwrap();
+        assert_eq!(config.pushes.len(), 2);
+        assert_eq!(config.pushes[1].url.port, 1935);
+        assert_eq!(config.push_ca_file, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(config.limits.push_timeout, Duration::from_secs(10));
+        assert!(!format!("{config:?}").contains("secret"));
+        let err = parse(&["--push", "cam=ftp://h/a/yt-secret"]).unwrap_err();
+        assert!(err.contains("rtmps://"), "{err}");
+        assert!(!err.contains("yt-secret"), "{err}");
+        assert!(parse(&["--push-timeout-secs", "0"]).is_err());
     }
 
     #[test]

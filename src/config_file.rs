@@ -29,6 +29,7 @@ use argh::FromArgs;
 use crate::board_profile::BoardProfile;
 use crate::config::{Args, Config};
 use crate::key_spec::{PublishKey, StreamPlayKey, check_key, check_name};
+use crate::push_spec::PushTarget;
 use toml_reader::{Entry, Value};
 
 /// The kind of value a key takes.
@@ -88,6 +89,8 @@ pub const KEYS: &[(&str, &str, Kind)] = &[
     ("record_segment_secs", "--record-segment-secs", Kind::Count),
     ("record_max_mib", "--record-max-mib", Kind::Count),
     ("record_keep_hours", "--record-keep-hours", Kind::Count),
+    ("push_ca_file", "--push-ca-file", Kind::Text),
+    ("push_timeout_secs", "--push-timeout-secs", Kind::Count),
 ];
 
 /// Keys that go together: an option given on the command line for any of them drops the
@@ -102,6 +105,9 @@ const GROUPS: &[&[&str]] = &[
 
 /// The keys of a `[[stream]]` table.
 const STREAM_KEYS: [&str; 4] = ["name", "publish_keys", "play_keys", "record"];
+
+/// The keys of a `[[push]]` table.
+const PUSH_KEYS: [&str; 4] = ["stream", "url", "ca_file", "sni"];
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +187,7 @@ pub fn load_text(argv: &[String], text: &str, path: Option<&Path>) -> Result<Loa
     let mut merged: Vec<String> = argv.first().cloned().into_iter().collect();
     let mut stream_keys = StreamKeysFromFile::default();
     let mut file_lines: Vec<(&'static str, usize)> = Vec::new();
+    let mut pushes = Vec::new();
     if path.is_some() {
         let document = toml_reader::read(text).map_err(|(at, e)| in_file(located(text, at, &e)))?;
         // Groups the command line gives any part of.
@@ -198,11 +205,16 @@ pub fn load_text(argv: &[String], text: &str, path: Option<&Path>) -> Result<Loa
         for (name, at) in &document.other_tables {
             first.note(*at, unknown_key(name, &known_keys()));
         }
-        // [[stream]] is the one array of tables so far; [[push]] joins it with pushes.
         let mut streams = Vec::new();
         for table in &document.tables {
             match table.name.as_str() {
                 "stream" => streams.push(table.clone()),
+                // `--push` on the command line replaces the file's pushes.
+                "push" if given("--push") => {}
+                "push" => match read_push(table) {
+                    Ok(push) => pushes.push(push),
+                    Err((at, e)) => first.note(at, e),
+                },
                 name => first.note(table.header_at, unknown_key(name, &known_keys())),
             }
         }
@@ -254,6 +266,10 @@ pub fn load_text(argv: &[String], text: &str, path: Option<&Path>) -> Result<Loa
         origins.extend(set.into_iter().map(|k| (k, Origin::Board)));
     }
     let mut config = Config::from_args(args).map_err(|e| annotate(e, &file_lines, path))?;
+    if !pushes.is_empty() {
+        config.pushes = pushes;
+        origins.push(("push", Origin::File));
+    }
     config.stream_play_keys = stream_keys.play;
     if let (None, Some((line, name))) = (&config.record, &stream_keys.recording_on) {
         return Err(in_file(format!(
@@ -319,7 +335,10 @@ fn option_values(kind: Kind, value: &Value) -> Result<Vec<String>, String> {
 
 /// Every key the file's top level knows.
 fn known_keys() -> Vec<&'static str> {
-    KEYS.iter().map(|(k, _, _)| *k).chain(["stream"]).collect()
+    KEYS.iter()
+        .map(|(k, _, _)| *k)
+        .chain(["stream", "push"])
+        .collect()
 }
 
 /// Notes each key given twice in `entries` (TOML allows a key once per table).
@@ -336,6 +355,41 @@ fn systemd_state_directory() -> Option<PathBuf> {
     let dirs = std::env::var_os("STATE_DIRECTORY")?;
     let first = dirs.to_str()?.split(':').next()?;
     (!first.is_empty()).then(|| PathBuf::from(first))
+}
+
+/// One `[[push]]` table: `stream`, `url`, and optional `ca_file` and `sni`. An error names
+/// where it is and never quotes the URL (it holds the upstream's key).
+fn read_push(table: &toml_reader::Table) -> Result<PushTarget, (usize, String)> {
+    let (mut stream, mut url, mut ca_file, mut sni) = (None, None, None, None);
+    for entry in &table.entries {
+        let Value::Text(text) = &entry.value else {
+            let what = if PUSH_KEYS.contains(&entry.key.as_str()) {
+                format!("[[push]] {}: a string is wanted", entry.key)
+            } else {
+                unknown_key(&entry.key, &PUSH_KEYS)
+            };
+            return Err((entry.value_at, what));
+        };
+        let slot = match entry.key.as_str() {
+            "stream" => &mut stream,
+            "url" => &mut url,
+            "ca_file" => &mut ca_file,
+            "sni" => &mut sni,
+            key => return Err((entry.key_at, unknown_key(key, &PUSH_KEYS))),
+        };
+        if slot.replace(text.clone()).is_some() {
+            return Err((entry.key_at, format!("[[push]] {} given twice", entry.key)));
+        }
+    }
+    let (Some(stream), Some(url)) = (stream, url) else {
+        return Err((table.header_at, "[[push]] needs stream and url".to_string()));
+    };
+    let mut push: PushTarget = format!("{stream}={url}")
+        .parse()
+        .map_err(|e: String| (table.header_at, format!("[[push]] {e}")))?;
+    push.ca_file = ca_file.map(std::path::PathBuf::from);
+    push.sni = sni;
+    Ok(push)
 }
 
 /// The `[[stream]]` tables' keys, checked.

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::config::CipherOrder;
-use crate::config_file::Loaded;
+use crate::config_file::{Loaded, Origin};
 use crate::key_spec::mask;
 
 /// The report's lines.
@@ -115,6 +115,11 @@ pub fn report(loaded: &Loaded) -> Vec<String> {
             }
         }
     }
+    match &config.push_ca_file {
+        Some(file) => out.line("push_ca_file", path(file)),
+        None => out.unset("push_ca_file", "the system's roots only"),
+    }
+    out.line("push_timeout_secs", secs(limits.push_timeout));
     // Files the keys were read from: already part of the key lists below.
     out.unset(
         "publish_keys_file",
@@ -165,6 +170,26 @@ pub fn report(loaded: &Loaded) -> Vec<String> {
         }
         let origin = loaded.origin("stream.publish_keys");
         let _ = write!(line, "  # {}", origin.word());
+        out.lines.push(line);
+    }
+    // Pushes, the upstream's key redacted.
+    for push in &config.pushes {
+        let mut line = format!(
+            "[[push]] stream = {}, url = {}",
+            quoted(&push.stream),
+            quoted(&push.url.redacted())
+        );
+        if let Some(file) = &push.ca_file {
+            let _ = write!(line, ", ca_file = {}", path(file));
+        }
+        if let Some(sni) = &push.sni {
+            let _ = write!(line, ", sni = {}", quoted(sni));
+        }
+        let origin = match loaded.origin("push") {
+            Origin::File => "file",
+            _ => "flag",
+        };
+        let _ = write!(line, "  # {origin}");
         out.lines.push(line);
     }
     out.lines

@@ -10,6 +10,7 @@ use rtmpsd::config_file::{self, Loaded};
 use rtmpsd::key_spec::{DEFAULT_STREAM_NAME, PublishKey};
 use rtmpsd::server::accept::Server;
 use rtmpsd::server::listener::Listeners;
+use rtmpsd::server::push::{PushSet, PushSettings};
 use rtmpsd::server::recorder::{self, RecordSettings};
 use rtmpsd::server::reload::{Reloader, recorded_streams};
 use rtmpsd::server::settings::Settings;
@@ -136,9 +137,21 @@ fn run(argv: Vec<String>, loaded: Loaded) -> Result<(), String> {
             key: key.clone(),
         });
     }
-    let reloader = Reloader::new(argv, loaded.clone(), &built, Instant::now());
+    config.check_pushes(&names)?;
+    let mut reloader = Reloader::new(argv, loaded.clone(), &built, Instant::now());
     let mut server =
         Server::new(listeners, built.settings).map_err(|e| format!("server setup: {e}"))?;
+    let app = config.apps.first().map_or("live", String::as_str);
+    let mut pushes = PushSet::new(
+        config.push_ca_file.clone(),
+        config.cipher_order,
+        PushSettings::from_limits(&config.limits, app),
+    );
+    let started = pushes.apply(&server.shared(), &config.pushes)?;
+    if !started.started.is_empty() {
+        info!("{} push(es) started", started.started.len());
+    }
+    reloader.run_pushes(pushes);
     server
         .stop_on_signals()
         .map_err(|e| format!("signal setup: {e}"))?;

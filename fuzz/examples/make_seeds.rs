@@ -13,7 +13,10 @@ use rtmpsd::rtmp::chunk::{
     ChunkHeader, ChunkLimits, ChunkRead, ChunkReader, ChunkWriter, MessageHeader,
 };
 use rtmpsd::rtmp::handshake::{C0C1_LEN, HANDSHAKE_SIZE};
+use rtmpsd::rtmp::client_session::{ClientConfig, ClientEvent, ClientSession, PublishPlan};
+use rtmpsd::rtmp::handshake::RANDOM_SIZE;
 use rtmpsd::rtmp::message::{ControlMessage, MAX_CONTROL_LEN, UserControlEvent, type_id};
+use rtmpsd::rtmp::session::{Session, SessionConfig, SessionEvent};
 
 /// C0+C1+C2: where a capture's chunk stream starts.
 const HANDSHAKE_LEN: usize = C0C1_LEN + HANDSHAKE_SIZE;
@@ -140,6 +143,75 @@ fn main() {
     for (name, bytes) in hand_made_caps() {
         out.add(name, &[&bytes]);
     }
+
+    // client_session: what rtmpsd's own server session answers a publishing client, whole
+    // (in 256-byte pieces) and byte by byte, accepted and refused.
+    let mut out = Seeds::new(seeds, "client_session");
+    for (name, accept) in [("rtmpsd-accepts", true), ("rtmpsd-refuses", false)] {
+        let replies = server_replies(accept);
+        out.add(name, &[&[255], &replies]);
+        out.add(&format!("{name}-bytewise"), &[&[0], &replies]);
+    }
+}
+
+/// Every byte rtmpsd's server session sends a `ClientSession` that publishes, until the
+/// publish is answered (accepted or refused).
+fn server_replies(accept: bool) -> Vec<u8> {
+    let plan = PublishPlan {
+        app: "live".into(),
+        tc_url: "rtmps://127.0.0.1:1936/live".into(),
+        stream_name: "key".into(),
+        flash_ver: "FMLE/3.0 (compatible; rtmpsd)".into(),
+    };
+    let mut client = ClientSession::new(ClientConfig::default(), plan, &[0x5a; RANDOM_SIZE], 0)
+        .expect("plan fits");
+    let mut server = Session::new(SessionConfig::default(), &[0xa5; RANDOM_SIZE], 0);
+    let mut replies = Vec::new();
+    let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+    for _ in 0..64 {
+        to_server.extend_from_slice(client.pending_output());
+        client.output_sent(client.pending_output().len());
+        loop {
+            let fed = server.feed(&to_server).expect("server accepts the client");
+            let consumed = fed.consumed;
+            let request = match fed.event {
+                Some(SessionEvent::PublishRequested { stream_id, .. }) => Some(stream_id),
+                _ => None,
+            };
+            let had_event = fed.event.is_some();
+            to_server.drain(..consumed);
+            if let Some(stream_id) = request {
+                if accept {
+                    server.accept_publish(stream_id).expect("accept");
+                } else {
+                    server.reject_publish(stream_id, "no").expect("reject");
+                }
+            }
+            if consumed == 0 && !had_event {
+                break;
+            }
+        }
+        replies.extend_from_slice(server.pending_output());
+        to_client.extend_from_slice(server.pending_output());
+        server.output_sent(server.pending_output().len());
+        loop {
+            let fed = client.feed(&to_client).expect("client accepts the server");
+            let consumed = fed.consumed;
+            let done = matches!(
+                fed.event,
+                Some(ClientEvent::Publishing { .. } | ClientEvent::Refused { .. })
+            );
+            let had_event = fed.event.is_some();
+            to_client.drain(..consumed);
+            if done {
+                return replies;
+            }
+            if consumed == 0 && !had_event {
+                break;
+            }
+        }
+    }
+    panic!("the publish was never answered");
 }
 
 /// One UI24-sized track of a ManyTracks message.

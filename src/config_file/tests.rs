@@ -24,7 +24,7 @@ fn example_uncommented() -> String {
         let is_key = body.split_once(" = ").is_some_and(|(k, _)| {
             !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
         });
-        if is_key || body == "[[stream]]" {
+        if is_key || body == "[[stream]]" || body == "[[push]]" {
             out.push_str(body);
         } else {
             out.push_str(line);
@@ -38,7 +38,15 @@ fn example_uncommented() -> String {
 fn the_example_file_parses_and_documents_every_key() {
     let text = example_uncommented();
     let document = toml_reader::read(&text).expect("the uncommented example parses");
-    assert_eq!(document.tables.len(), 1);
+    assert_eq!(document.tables.len(), 3, "one [[stream]], two [[push]]");
+    for key in PUSH_KEYS {
+        assert!(
+            document.tables[1..]
+                .iter()
+                .any(|t| t.entries.iter().any(|e| e.key == key)),
+            "rtmpsd.example.toml's [[push]] tables have no `# {key} = ...` line"
+        );
+    }
     for (key, _, _) in KEYS {
         assert!(
             document.top.iter().any(|e| e.key == *key),
@@ -65,6 +73,7 @@ fn the_example_file_parses_and_documents_every_key() {
     assert_eq!(loaded.config.board.as_deref(), Some("pi4-aarch64"));
     assert_eq!(loaded.config.publish_keys.len(), 1);
     assert_eq!(loaded.config.stream_play_keys.len(), 1);
+    assert_eq!(loaded.config.pushes.len(), 2);
 }
 
 #[test]
@@ -123,6 +132,8 @@ record_dir = "/rec"
 record_segment_secs = 60
 record_max_mib = 2
 record_keep_hours = 3
+push_ca_file = "/push-ca.pem"
+push_timeout_secs = 12
 
 [[stream]]
 name = "cam1"
@@ -133,6 +144,16 @@ play_keys = ["cam1-play"]
 name = "cam2"
 publish_keys = ["cam2-key"]
 record = false
+
+[[push]]
+stream = "cam1"
+url = "rtmps://a.rtmps.youtube.com/live2/upstream-secret"
+
+[[push]]
+stream = "cam2"
+url = "rtmps://origin.example:4443/live/other-secret"
+ca_file = "/origin-ca.pem"
+sni = "origin.example"
 "#,
         publish_file.display(),
         play_file.display()
@@ -197,6 +218,32 @@ record = false
     let http = c.http.as_ref().expect("http settings");
     assert_eq!(http.listen, "0.0.0.0:8080".parse().unwrap());
     assert_eq!(http.token.as_deref(), Some("a-long-http-token"));
+    assert_eq!(c.push_ca_file, Some(PathBuf::from("/push-ca.pem")));
+    assert_eq!(l.push_timeout, Duration::from_secs(12));
+    let pushes: Vec<(&str, String, Option<PathBuf>, Option<&str>)> = c
+        .pushes
+        .iter()
+        .map(|p| {
+            (
+                p.stream.as_str(),
+                p.url.redacted(),
+                p.ca_file.clone(),
+                p.sni.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(pushes.len(), 2);
+    assert_eq!(pushes[0].0, "cam1");
+    assert_eq!((pushes[0].2.clone(), pushes[0].3), (None, None));
+    assert_eq!(
+        (pushes[1].0, pushes[1].2.clone(), pushes[1].3),
+        (
+            "cam2",
+            Some(PathBuf::from("/origin-ca.pem")),
+            Some("origin.example")
+        )
+    );
+    assert!(!format!("{pushes:?}").contains("secret"), "{pushes:?}");
     for (key, _, _) in KEYS.iter().filter(|(k, _, _)| *k != "http_token_file") {
         assert_eq!(loaded.origin(key), Origin::File, "{key}");
     }
@@ -518,4 +565,32 @@ fn arrays_of_tables_other_than_stream_are_unknown_keys() {
         "{err}"
     );
     assert!(!err.contains("secret"), "{err}");
+}
+
+#[test]
+fn push_tables_are_checked_and_the_command_line_replaces_them() {
+    let bad = [
+        ("[[push]]\nstream = \"cam1\"\n", "needs stream and url"),
+        (
+            "[[push]]\nstream = \"cam1\"\nurl = \"rtmps://h/app/k\"\nport = 1\n",
+            "port",
+        ),
+        (
+            "[[push]]\nstream = \"cam1\"\nurl = 5\n",
+            "a string is wanted",
+        ),
+    ];
+    for (text, wanted) in bad {
+        let err = load_with(&[], text).expect_err(text);
+        assert!(
+            err.contains(wanted) && err.contains("line"),
+            "{text}: {err}"
+        );
+    }
+    let text = "[[push]]\nstream = \"cam1\"\nurl = \"rtmps://h/app/file-secret\"\n";
+    let from_file = load_with(&[], text).expect("loads");
+    assert_eq!(from_file.config.pushes.len(), 1);
+    let replaced = load_with(&["--push", "cam2=rtmps://h/app/flag-secret"], text).expect("loads");
+    assert_eq!(replaced.config.pushes.len(), 1);
+    assert_eq!(replaced.config.pushes[0].stream, "cam2");
 }

@@ -243,7 +243,10 @@ impl Server {
         drop((tls_listener, rtmp_listener));
         self.shared.stop();
         let deadline = Instant::now() + RECONNECT_DRAIN_TIME;
-        while self.shared.connections() > 0 && Instant::now() < deadline {
+        // Pushes close their upstreams too; each leaves the registry when its thread ends.
+        while (self.shared.connections() > 0 || !self.shared.pushes.is_empty())
+            && Instant::now() < deadline
+        {
             thread::sleep(Duration::from_millis(10));
         }
         let left = self.shared.connections();

@@ -5,9 +5,12 @@
 //!   a publisher or a player of a stream.
 //! - `hub`: the streams. Publishers push `frame::Frame`s into it; every consumer of a stream
 //!   is a subscriber with the same bounded queue and slow-subscriber policy. Players are
-//!   subscribers (in `worker`); a push to an upstream server or a recorder plugs in the same
-//!   way: its own thread, `Hub::subscribe`, then `Subscription::wait` for frames, each written
-//!   its own way (chunk headers for the upstream, FLV tag headers for a file).
+//!   subscribers (in `worker`); pushes to upstream servers (in `push`) and a recorder plug in
+//!   the same way: a thread of their own, `Hub::subscribe`, then frames from the
+//!   `Subscription`, each written its own way (chunk headers for the upstream, FLV tag
+//!   headers for a file).
+//! - `push`: one thread per push target, relaying its stream to an upstream RTMP(S) server
+//!   with reconnects (the core's `client_session` over `transport`).
 //! - `out_batch`: outgoing plaintext gathered per TLS record, with each connection's own
 //!   chunk headers.
 //! - `shared`, `settings`, `stats`, `connection_slot`: state shared across connections:
@@ -28,6 +31,7 @@ pub mod hub;
 pub mod keys;
 pub mod listener;
 pub mod out_batch;
+pub mod push;
 pub mod push_status;
 pub mod recorder;
 pub mod reload;

@@ -2,9 +2,9 @@
 //! (and leaves when its handle drops) and updates through atomics, read by the metrics and the
 //! status page without touching the push's data path.
 //!
-//! The push client (issue 11) plugs in here: `PushRegistry::register` when a push starts,
-//! `PushHandle::set_state`, `retried` and `add_bytes_out` as it runs. Until it lands nothing
-//! registers, and readers show an empty list.
+//! Each push (`server::push`) registers when it starts and reports through
+//! `PushHandle::set_state`, `retried` and `add_bytes_out` as it runs; with no push configured
+//! nothing registers, and readers show an empty list.
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,17 +18,21 @@ pub enum PushState {
     Live,
     /// Waiting before the next attempt after a failure.
     Retrying,
-    /// Given up (a refusal that retrying cannot fix, or retries used up).
+    /// Refused by the upstream (a wrong stream key or app): needs the operator; still
+    /// retried at the backoff's pace, since a key may become valid (a scheduled event).
     Failed,
+    /// The local stream is not live: nothing to push.
+    Waiting,
 }
 
 impl PushState {
     /// Every state, in code order.
-    pub const ALL: [PushState; 4] = [
+    pub const ALL: [PushState; 5] = [
         PushState::Connecting,
         PushState::Live,
         PushState::Retrying,
         PushState::Failed,
+        PushState::Waiting,
     ];
 
     /// The name used in metrics labels, the JSON and the page.
@@ -38,6 +42,7 @@ impl PushState {
             PushState::Live => "live",
             PushState::Retrying => "retrying",
             PushState::Failed => "failed",
+            PushState::Waiting => "waiting",
         }
     }
 
@@ -116,6 +121,16 @@ impl PushRegistry {
             entries: self.entries.clone(),
             entry,
         }
+    }
+
+    /// Number of pushes registered (their threads still running).
+    pub fn len(&self) -> usize {
+        lock(&self.entries).list.len()
+    }
+
+    /// Whether no push is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Every push now, in the order they were registered.

@@ -9,11 +9,13 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use log::{info, warn};
 
 use super::hub::HubLimits;
+use super::push::PushSet;
 use super::settings::{Built, Settings};
 use super::shared::Shared;
 use crate::config::Config;
@@ -36,6 +38,8 @@ pub struct Reloader {
     /// The certificate's fingerprint.
     fingerprint: String,
     next_cert_check: Instant,
+    /// The pushes to upstream servers, started and retired as the configuration changes.
+    pushes: Option<PushSet>,
 }
 
 impl Reloader {
@@ -48,7 +52,13 @@ impl Reloader {
             cert_files,
             fingerprint: built.fingerprint.clone(),
             next_cert_check: now + CERT_CHECK_EVERY,
+            pushes: None,
         }
+    }
+
+    /// Hands over the running pushes, which reloads then keep in line with the configuration.
+    pub fn run_pushes(&mut self, pushes: PushSet) {
+        self.pushes = Some(pushes);
     }
 
     /// When [`Reloader::check_certificate`] wants to run next.
@@ -58,7 +68,7 @@ impl Reloader {
 
     /// Reads the command line and the file again and puts the result in force for new
     /// sessions. Returns the one line to log: what changed, or why nothing did.
-    pub fn reload(&mut self, shared: &Shared) -> Result<String, String> {
+    pub fn reload(&mut self, shared: &Arc<Shared>) -> Result<String, String> {
         let file = self
             .running
             .file
@@ -71,15 +81,33 @@ impl Reloader {
         // Stamps before the load: a change while loading is seen at the next check.
         let stamps = CertFiles::of(&loaded.config).with_stamps();
         let built = Settings::build(&loaded.config).map_err(rejected)?;
+        let names: Vec<String> = built
+            .settings
+            .keys
+            .stream_names()
+            .map(str::to_string)
+            .collect();
+        loaded.config.check_pushes(&names).map_err(rejected)?;
         let mut changes = changes(&self.running, &loaded);
         if built.fingerprint != self.fingerprint {
             changes.push(format!("certificate sha256 {}", built.fingerprint));
         }
         shared.hub.set_limits(hub_limits(&loaded.config));
         shared.settings.store(built.settings);
-        // Hook for pushes to upstream servers ([[push]] tables, --push): when the push module
-        // can start and stop one push by itself, start the targets `loaded` has and `running`
-        // has not, and stop those it no longer has, here, after the settings are stored.
+        // Pushes: the new targets start, those no longer configured end, the others go on.
+        if let Some(pushes) = self.pushes.as_mut() {
+            match pushes.apply(shared, &loaded.config.pushes) {
+                Ok(done) => {
+                    if !done.started.is_empty() {
+                        changes.push(format!("pushes started: {}", done.started.join(", ")));
+                    }
+                    if !done.retired.is_empty() {
+                        changes.push(format!("pushes ended: {}", done.retired.join(", ")));
+                    }
+                }
+                Err(e) => changes.push(format!("pushes unchanged: {e}")),
+            }
+        }
         self.fingerprint = built.fingerprint;
         self.cert_files = stamps;
         self.running = loaded;
@@ -162,6 +190,11 @@ pub fn keep_what_needs_a_restart(running: &Config, config: &mut Config) -> Vec<&
         config.record = running.record.clone();
         config.recording_off = running.recording_off.clone();
         changed.push("recording (its settings, or which streams are recorded)");
+    }
+    // The roots pushes trust are loaded once.
+    if config.push_ca_file != running.push_ca_file {
+        config.push_ca_file = running.push_ca_file.clone();
+        changed.push("push_ca_file");
     }
     // The HTTP listener keeps its address and token until a restart.
     let http = |c: &Config| c.http.as_ref().map(|h| (h.listen, h.token.clone()));

@@ -1,13 +1,14 @@
 //! The byte pipe under a session: rustls over the socket, or the socket itself.
 //!
-//! Every rustls call in rtmpsd lives here, so a rustls upgrade touches one file. Both
+//! Every rustls call on a connection lives here, so a rustls upgrade touches one file; the
+//! server's sessions and the pushes' upstream connections (client side) both use it. Both
 //! forms offer the same calls: read plaintext into the caller's buffer, queue plaintext
 //! up to a byte limit (a short count means "full, come back after `flush`"), and flush.
 
 use std::io::{self, Read, Write};
 
 use mio::net::TcpStream;
-use rustls::ServerConnection;
+use rustls::Connection;
 
 use crate::rtmp::handshake::RTMP_VERSION;
 
@@ -41,8 +42,8 @@ impl From<io::Error> for TransportError {
 pub enum Transport {
     /// RTMPS.
     Tls {
-        /// The rustls connection.
-        conn: Box<ServerConnection>,
+        /// The rustls connection, server or client side.
+        conn: Box<Connection>,
         /// The first byte read from the socket, to name a plain-RTMP client on this port.
         first_byte: Option<u8>,
     },
@@ -56,8 +57,10 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// A TLS transport over `conn`, holding at most `limit` bytes unsent.
-    pub fn tls(mut conn: ServerConnection, limit: usize) -> Transport {
+    /// A TLS transport over `conn` (a `ServerConnection` or `ClientConnection`), holding at
+    /// most `limit` bytes unsent.
+    pub fn tls(conn: impl Into<Connection>, limit: usize) -> Transport {
+        let mut conn = conn.into();
         conn.set_buffer_limit(Some(limit));
         Transport::Tls {
             conn: Box::new(conn),
