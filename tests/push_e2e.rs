@@ -448,3 +448,59 @@ fn the_nginx_install_step_decides_from_what_is_there() {
     // And this machine has what the tests above need (./test.sh installed it).
     assert_eq!(missing(Path::new("/")), "");
 }
+
+#[test]
+fn sighup_starts_a_push_added_to_the_config_file_and_ends_one_removed() {
+    let up_dir = TempDir::new("push-reload-up");
+    let port = free_port();
+    let up = start_upstream(&up_dir, port);
+    let local_dir = TempDir::new("push-reload-local");
+    let config = local_dir.join("rtmpsd.toml");
+    let streams = format!("[[stream]]\nname = \"test\"\npublish_keys = [\"{LOCAL_KEY}\"]\n");
+    let push = format!(
+        "[[push]]\nstream = \"test\"\nurl = \"rtmps://127.0.0.1:{port}/live/{UPSTREAM_KEY}\"\nca_file = \"{}\"\n",
+        up_dir.join("cert.pem").display()
+    );
+    let top = "listen = \"127.0.0.1:0\"\npush_timeout_secs = 3\nlog = \"debug\"\n";
+    std::fs::write(&config, format!("{top}{streams}")).expect("config");
+    let state = local_dir.path().join("state");
+    let local = ServerProcess::start(&[
+        "--config",
+        config.to_str().expect("utf-8 path"),
+        "--state-dir",
+        state.to_str().expect("utf-8 path"),
+    ]);
+    let _publisher = publish(&local, 20.0);
+    wait_log(&local, "publishing live/test", Duration::from_secs(10));
+    // The push appears in the file: SIGHUP starts it, and the upstream gets the stream.
+    std::fs::write(&config, format!("{top}{streams}{push}")).expect("config");
+    signal(local.pid(), libc::SIGHUP);
+    wait_log(
+        &local,
+        "pushes started: rtmps://127.0.0.1",
+        Duration::from_secs(5),
+    );
+    wait_log(&local, LIVE, Duration::from_secs(10));
+    wait_log(&up, "publishing live/cam", Duration::from_secs(5));
+    let report = Player::start(Ffmpeg::Modern, &up.rtmps_url("live/cam"), 2.0).wait();
+    assert_played(&report, 40, "the upstream after the reload");
+    // It leaves the file: SIGHUP ends it, politely.
+    std::fs::write(&config, format!("{top}{streams}")).expect("config");
+    signal(local.pid(), libc::SIGHUP);
+    wait_log(
+        &local,
+        "pushes ended: rtmps://127.0.0.1",
+        Duration::from_secs(5),
+    );
+    wait_log(&up, "unpublished live/cam", Duration::from_secs(5));
+    // A push of a stream that does not exist is refused and nothing changes.
+    let bad = push.replace("stream = \"test\"", "stream = \"nope\"");
+    std::fs::write(&config, format!("{top}{streams}{bad}")).expect("config");
+    signal(local.pid(), libc::SIGHUP);
+    wait_log(
+        &local,
+        "rejected, running settings kept",
+        Duration::from_secs(5),
+    );
+    assert_no_key(&local);
+}
