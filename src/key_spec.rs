@@ -20,9 +20,14 @@ fn url_safe(s: &str) -> bool {
 
 /// Checks a stream name: 1 to `MAX_NAME_LEN` URL-unreserved characters.
 pub fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN || !url_safe(name) {
+    // "." and ".." would name directories (recordings) other than the stream's own.
+    if name.is_empty()
+        || name.len() > MAX_NAME_LEN
+        || !url_safe(name)
+        || name.bytes().all(|b| b == b'.')
+    {
         return Err(format!(
-            "stream name {name:?} must be 1-{MAX_NAME_LEN} characters of A-Z a-z 0-9 - . _ ~"
+            "stream name {name:?} must be 1-{MAX_NAME_LEN} characters of A-Z a-z 0-9 - . _ ~, not only dots"
         ));
     }
     Ok(())
@@ -94,6 +99,9 @@ mod tests {
         assert!("cam=a%20b".parse::<PublishKey>().is_err());
         assert!("c/m=key".parse::<PublishKey>().is_err());
         assert!("=key".parse::<PublishKey>().is_err());
+        assert!("..=key".parse::<PublishKey>().is_err());
+        assert!(".=key".parse::<PublishKey>().is_err());
+        assert!("a..b=key".parse::<PublishKey>().is_ok());
         assert!("cam=".parse::<PublishKey>().is_err());
         assert!("cam-1.a_b~=Key-1.2_3~".parse::<PublishKey>().is_ok());
         let err = "a&b".parse::<PublishKey>().unwrap_err();
