@@ -14,8 +14,11 @@ use crate::rtmp::handshake::RTMP_VERSION;
 /// What one `read` call found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadOutcome {
-    /// `n` plaintext bytes were put in the buffer (0: nothing yet, try after the next readable event).
+    /// `n` plaintext bytes were put in the buffer (0: none now, though the socket may hold
+    /// more: rustls wants its output written first, or `buf` was empty).
     Data(usize),
+    /// The socket has nothing more (it would block): try after the next readable event.
+    Drained,
     /// The peer closed the connection (TCP FIN or TLS close_notify).
     Closed,
 }
@@ -83,7 +86,7 @@ impl Transport {
 
     /// Reads from the socket and returns plaintext in `buf`.
     ///
-    /// Returns `Data(0)` when the socket has nothing more for now.
+    /// Returns `Drained` when the socket has nothing more for now.
     pub fn read(
         &mut self,
         socket: &mut TcpStream,
@@ -93,7 +96,7 @@ impl Transport {
             Transport::Plain { .. } => match retry(|| socket.read(buf)) {
                 Ok(0) if !buf.is_empty() => Ok(ReadOutcome::Closed),
                 Ok(n) => Ok(ReadOutcome::Data(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Data(0)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Drained),
                 Err(e) => Err(e.into()),
             },
             Transport::Tls { conn, first_byte } => {
@@ -119,7 +122,7 @@ impl Transport {
                         // peer that vanished (`UnexpectedEof`).
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            return Ok(ReadOutcome::Data(0));
+                            return Ok(ReadOutcome::Drained);
                         }
                         Err(e) => return Err(e.into()),
                     }

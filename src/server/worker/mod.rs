@@ -66,6 +66,9 @@ pub struct Worker {
     output_blocked: bool,
     /// The read budget ran out with input possibly left in the socket (mio is edge-triggered).
     input_left: bool,
+    /// The socket may hold input: set by a readable event, cleared when a read would block.
+    /// A player woken only by its doorbell then skips a read that could only find nothing.
+    socket_readable: bool,
     /// When the connection was accepted: the handshake limit runs from here.
     opened: Instant,
     last_input: Instant,
@@ -120,6 +123,7 @@ impl Worker {
             writing: None,
             output_blocked: false,
             input_left: false,
+            socket_readable: true,
             opened: now,
             last_input: now,
             bytes_in: 0,
@@ -151,6 +155,10 @@ impl Worker {
                 }
             }
             self.ctx.doorbell.disarm();
+            self.socket_readable |= events.iter().any(|event| {
+                event.token() == SOCKET
+                    && (event.is_readable() || event.is_read_closed() || event.is_error())
+            });
         }
         self.finish();
     }
@@ -271,13 +279,17 @@ impl Worker {
     fn read_input(&mut self) -> Result<(), CloseReason> {
         let mut budget = READ_BUDGET;
         self.input_left = false;
-        while self.ctx.closing.is_none() {
+        while self.ctx.closing.is_none() && self.socket_readable {
             if budget == 0 {
                 self.input_left = true;
                 return Ok(());
             }
             let free = self.input.get_mut(self.input_len..).unwrap_or_default();
             let n = match self.transport.read(&mut self.socket, free) {
+                Ok(ReadOutcome::Drained) => {
+                    self.socket_readable = false;
+                    return Ok(());
+                }
                 Ok(ReadOutcome::Data(0)) => return Ok(()),
                 Ok(ReadOutcome::Data(n)) => n,
                 Ok(ReadOutcome::Closed) => {
