@@ -11,6 +11,7 @@
 
 mod context;
 mod reconnect;
+mod scheduling;
 mod track_log;
 
 use std::net::SocketAddr;
