@@ -5,9 +5,10 @@
 //! up to a byte limit (a short count means "full, come back after `flush`"), and flush.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 use mio::net::TcpStream;
-use rustls::ServerConnection;
+use rustls::{ServerConfig, ServerConnection};
 
 use crate::rtmp::handshake::RTMP_VERSION;
 
@@ -59,13 +60,19 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// A TLS transport over `conn`, holding at most `limit` bytes unsent.
-    pub fn tls(mut conn: ServerConnection, limit: usize) -> Transport {
+    /// A TLS transport for a new connection under `config`, holding at most `limit` bytes
+    /// unsent.
+    ///
+    /// Not inlined: rustls's constructor has kilobytes of temporaries, and in the caller's
+    /// frame they would stay part of every session thread's resident stack.
+    #[inline(never)]
+    pub fn tls(config: Arc<ServerConfig>, limit: usize) -> Result<Transport, rustls::Error> {
+        let mut conn = Box::new(ServerConnection::new(config)?);
         conn.set_buffer_limit(Some(limit));
-        Transport::Tls {
-            conn: Box::new(conn),
+        Ok(Transport::Tls {
+            conn,
             first_byte: None,
-        }
+        })
     }
 
     /// A plain transport holding at most `limit` bytes unsent.

@@ -12,6 +12,7 @@
 mod context;
 mod reconnect;
 mod scheduling;
+mod stack_use;
 mod track_log;
 
 use std::net::SocketAddr;
@@ -70,6 +71,8 @@ pub struct Worker {
     /// The socket may hold input: set by a readable event, cleared when a read would block.
     /// A player woken only by its doorbell then skips a read that could only find nothing.
     socket_readable: bool,
+    /// The stack the handshakes left behind was given back (once, on becoming a player).
+    stack_trimmed: bool,
     /// When the connection was accepted: the handshake limit runs from here.
     opened: Instant,
     last_input: Instant,
@@ -84,6 +87,7 @@ pub struct Worker {
 
 impl Worker {
     /// Sets up a worker for an accepted socket; `tls` for the RTMPS listener.
+    #[inline(never)]
     pub fn new(
         id: u64,
         peer: SocketAddr,
@@ -99,9 +103,8 @@ impl Worker {
         let doorbell = Arc::new(Doorbell::new(Waker::new(poll.registry(), WAKER)?));
         let limits = &settings.limits;
         let transport = if tls {
-            let conn = rustls::ServerConnection::new(settings.tls.clone())
-                .map_err(|e| std::io::Error::other(format!("tls setup: {e}")))?;
-            Transport::tls(conn, limits.tls_out_bytes)
+            Transport::tls(settings.tls.clone(), limits.tls_out_bytes)
+                .map_err(|e| std::io::Error::other(format!("tls setup: {e}")))?
         } else {
             Transport::plain(limits.tls_out_bytes)
         };
@@ -125,6 +128,7 @@ impl Worker {
             output_blocked: false,
             input_left: false,
             socket_readable: true,
+            stack_trimmed: false,
             opened: now,
             last_input: now,
             bytes_in: 0,
@@ -142,6 +146,11 @@ impl Worker {
             self.turn();
             if self.ctx.closing.is_some() {
                 break;
+            }
+            if !self.stack_trimmed && self.ctx.is_player() {
+                // The handshakes are over: their depth is not this thread's from now on.
+                self.stack_trimmed = true;
+                stack_use::release_below_here();
             }
             let mut timeout = self
                 .next_deadline()
@@ -539,7 +548,10 @@ impl Worker {
     }
 
     /// The one exit: a last word to players, close_notify, one log line, leave the hub.
+    #[inline(never)]
     fn finish(mut self) {
+        // Before this exit's own calls (the log line's formatting) go deeper.
+        let stack_touched = stack_use::touched();
         let reason = self
             .ctx
             .closing
@@ -576,5 +588,14 @@ impl Worker {
             self.bytes_out_frames
         );
         self.ctx.shared.stats.closed(&reason);
+        if let Some(touched) = stack_touched {
+            debug!(
+                "{} {} stack touched: {} KiB of {} KiB (--worker-stack-kib)",
+                self.ctx.id,
+                self.ctx.peer,
+                touched / 1024,
+                self.ctx.settings.limits.worker_stack / 1024
+            );
+        }
     }
 }
