@@ -5,21 +5,17 @@
 //! up to a byte limit (a short count means "full, come back after `flush`"), and flush.
 
 use std::io::{self, Read, Write};
-use std::sync::Arc;
 
 use mio::net::TcpStream;
-use rustls::{ServerConfig, ServerConnection};
+use rustls::ServerConnection;
 
 use crate::rtmp::handshake::RTMP_VERSION;
 
 /// What one `read` call found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadOutcome {
-    /// `n` plaintext bytes were put in the buffer (0: none now, though the socket may hold
-    /// more: rustls wants its output written first, or `buf` was empty).
+    /// `n` plaintext bytes were put in the buffer (0: nothing yet, try after the next readable event).
     Data(usize),
-    /// The socket has nothing more (it would block): try after the next readable event.
-    Drained,
     /// The peer closed the connection (TCP FIN or TLS close_notify).
     Closed,
 }
@@ -60,19 +56,13 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// A TLS transport for a new connection under `config`, holding at most `limit` bytes
-    /// unsent.
-    ///
-    /// Not inlined: rustls's constructor has kilobytes of temporaries, and in the caller's
-    /// frame they would stay part of every session thread's resident stack.
-    #[inline(never)]
-    pub fn tls(config: Arc<ServerConfig>, limit: usize) -> Result<Transport, rustls::Error> {
-        let mut conn = Box::new(ServerConnection::new(config)?);
+    /// A TLS transport over `conn`, holding at most `limit` bytes unsent.
+    pub fn tls(mut conn: ServerConnection, limit: usize) -> Transport {
         conn.set_buffer_limit(Some(limit));
-        Ok(Transport::Tls {
-            conn,
+        Transport::Tls {
+            conn: Box::new(conn),
             first_byte: None,
-        })
+        }
     }
 
     /// A plain transport holding at most `limit` bytes unsent.
@@ -93,7 +83,7 @@ impl Transport {
 
     /// Reads from the socket and returns plaintext in `buf`.
     ///
-    /// Returns `Drained` when the socket has nothing more for now.
+    /// Returns `Data(0)` when the socket has nothing more for now.
     pub fn read(
         &mut self,
         socket: &mut TcpStream,
@@ -103,7 +93,7 @@ impl Transport {
             Transport::Plain { .. } => match retry(|| socket.read(buf)) {
                 Ok(0) if !buf.is_empty() => Ok(ReadOutcome::Closed),
                 Ok(n) => Ok(ReadOutcome::Data(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Drained),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::Data(0)),
                 Err(e) => Err(e.into()),
             },
             Transport::Tls { conn, first_byte } => {
@@ -129,7 +119,7 @@ impl Transport {
                         // peer that vanished (`UnexpectedEof`).
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            return Ok(ReadOutcome::Drained);
+                            return Ok(ReadOutcome::Data(0));
                         }
                         Err(e) => return Err(e.into()),
                     }

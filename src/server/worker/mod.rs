@@ -52,6 +52,17 @@ impl Wake for Waker {
     }
 }
 
+/// A TLS transport for a new connection, holding at most `limit` bytes unsent.
+///
+/// Not inlined: rustls's constructor has kilobytes of temporaries, which in `Worker::new`'s
+/// frame would stay part of every session thread's resident stack.
+#[inline(never)]
+fn tls_transport(config: Arc<rustls::ServerConfig>, limit: usize) -> std::io::Result<Transport> {
+    let conn = rustls::ServerConnection::new(config)
+        .map_err(|e| std::io::Error::other(format!("tls setup: {e}")))?;
+    Ok(Transport::tls(conn, limit))
+}
+
 /// One connection.
 pub struct Worker {
     socket: TcpStream,
@@ -103,8 +114,7 @@ impl Worker {
         let doorbell = Arc::new(Doorbell::new(Waker::new(poll.registry(), WAKER)?));
         let limits = &settings.limits;
         let transport = if tls {
-            Transport::tls(settings.tls.clone(), limits.tls_out_bytes)
-                .map_err(|e| std::io::Error::other(format!("tls setup: {e}")))?
+            tls_transport(settings.tls.clone(), limits.tls_out_bytes)?
         } else {
             Transport::plain(limits.tls_out_bytes)
         };
@@ -296,11 +306,13 @@ impl Worker {
             }
             let free = self.input.get_mut(self.input_len..).unwrap_or_default();
             let n = match self.transport.read(&mut self.socket, free) {
-                Ok(ReadOutcome::Drained) => {
+                // Nothing until the next readable event. (rustls also stops reading while
+                // its handshake flight waits to be written; the peer's answer to that
+                // flight comes after it, with an event of its own.)
+                Ok(ReadOutcome::Data(0)) => {
                     self.socket_readable = false;
                     return Ok(());
                 }
-                Ok(ReadOutcome::Data(0)) => return Ok(()),
                 Ok(ReadOutcome::Data(n)) => n,
                 Ok(ReadOutcome::Closed) => {
                     return Err(CloseReason::PeerClosed {
