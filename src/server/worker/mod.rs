@@ -168,6 +168,9 @@ impl Worker {
                 .min(MAX_SLEEP);
             if self.input_left || !self.arm_if_idle() {
                 timeout = Duration::ZERO;
+            } else {
+                // Asleep, a connection holds no batch buffer (see OutBatch).
+                self.batch.release();
             }
             if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
                 if error.kind() != std::io::ErrorKind::Interrupted {
