@@ -69,6 +69,8 @@ pub struct Worker {
     poll: Poll,
     transport: Transport,
     session: Session,
+    /// Received plaintext not yet taken by the session; `Limits::read_buffer` bytes, or
+    /// none while a sleeping player has nothing in it (players receive a few bytes a second).
     input: Box<[u8]>,
     input_len: usize,
     /// Plaintext gathered for the transport.
@@ -169,8 +171,12 @@ impl Worker {
             if self.input_left || !self.arm_if_idle() {
                 timeout = Duration::ZERO;
             } else {
-                // Asleep, a connection holds no batch buffer (see OutBatch).
+                // Asleep, a connection holds no batch buffer (see OutBatch), nor a player
+                // an empty input buffer.
                 self.batch.release();
+                if self.input_len == 0 && self.ctx.is_player() {
+                    self.input = Box::default();
+                }
             }
             if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
                 if error.kind() != std::io::ErrorKind::Interrupted {
@@ -306,6 +312,9 @@ impl Worker {
             if budget == 0 {
                 self.input_left = true;
                 return Ok(());
+            }
+            if self.input.is_empty() {
+                self.input = vec![0u8; self.ctx.settings.limits.read_buffer].into_boxed_slice();
             }
             let free = self.input.get_mut(self.input_len..).unwrap_or_default();
             let n = match self.transport.read(&mut self.socket, free) {
