@@ -29,8 +29,10 @@ use super::track_table::{TrackInfo, TrackTable};
 use crate::server::frame::{Frame, FrameKind};
 
 /// Audio rings no doorbell while a video frame was pushed within this long: it goes out with
-/// the next video frame, at most about this much later (a video frame interval, 33 ms at 30
-/// fps). Slower video, or none (audio-only streams), and every audio frame rings.
+/// the next video frame, less than a frame interval later (33 ms at 30 fps). If video stops,
+/// the first audio frame pushed this long after the last video frame rings, and every one
+/// after it; audio-only streams and video slower than 20 frames a second ring for every
+/// audio frame.
 ///
 /// Video frames cross the player's link at the same moment as before; only audio, which a
 /// player buffers ahead anyway, waits. At 30 fps with 48 kHz AAC this wakes a player 30
