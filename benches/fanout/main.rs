@@ -19,8 +19,7 @@
 //! edges; the players count bytes, frames, gaps, first-frame times and send-to-receive
 //! delays. rtmpsd runs with `--max-connections` and `--max-connections-per-ip` raised to the
 //! player count: its defaults (256, 32) would refuse most players, who all come from
-//! 127.0.0.1; and with `--max-players` at the player count (by default an eighth of the
-//! connections is kept for publishers).
+//! 127.0.0.1.
 
 #[path = "../common/mod.rs"]
 mod common;
