@@ -545,7 +545,7 @@ fn anatomy(kbps: u32) -> Result<Vec<Part>, String> {
         (
             frame.len(),
             "whole frames",
-            "between frames; whole frame queued, then flushed (as the worker does)",
+            "between frames; whole frame queued, then flushed (as the worker does, up to 64 KiB)",
         ),
         (
             16 * 1024,
@@ -614,7 +614,7 @@ fn anatomy(kbps: u32) -> Result<Vec<Part>, String> {
     parts.push(Part {
         what: "worker input buffer".into(),
         bytes: live() - base,
-        note: "Limits::read_buffer, allocated zeroed at session start (resident once written or cleared)".into(),
+        note: "Limits::read_buffer, allocated zeroed when input comes; a sleeping player with none pending gives it back".into(),
     });
     drop(input);
 

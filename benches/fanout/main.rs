@@ -197,6 +197,8 @@ struct Row {
     delivered_mbps: f64,
     server_cpu: f64,
     lat_ms: [f64; 3],
+    /// p99 of the added latency over video frames that are not keyframes.
+    lat_inter_p99_ms: f64,
     first_ms: [f64; 2],
     first_n: usize,
     drops_mean: f64,
@@ -402,6 +404,7 @@ fn measure(
         get("lat_p99_us") / 1e3,
         get("lat_max_us") / 1e3,
     ];
+    row.lat_inter_p99_ms = get("lat_inter_p99_us") / 1e3;
     row.first_ms = [get("ff_p50_us") / 1e3, get("ff_p99_us") / 1e3];
     row.first_n = get("ff_n") as usize;
     row.gaps = get("gaps") as u64;
@@ -567,7 +570,7 @@ fn fmt_row(r: &Row, floor: Option<&floor::FloorResult>) -> String {
         })
         .unwrap_or_else(|| "-".into());
     format!(
-        "| {} | {} | {} | {}/{} | {:.1} | {:.1}% | {:.0} | {} | {:.2} / {:.2} / {:.1} | {:.1} / {:.1} | {:.2} ({} max, {} players) | {:.1} | {} | {:.0}% | {:.0}% |",
+        "| {} | {} | {} | {}/{} | {:.1} | {:.1}% | {:.0} | {} | {:.2} / {:.2} / {:.1} | {:.2} | {:.1} / {:.1} | {:.2} ({} max, {} players) | {:.1} | {} | {:.0}% | {:.0}% |",
         r.server,
         r.cipher,
         r.players,
@@ -580,6 +583,7 @@ fn fmt_row(r: &Row, floor: Option<&floor::FloorResult>) -> String {
         r.lat_ms[0],
         r.lat_ms[1],
         r.lat_ms[2],
+        r.lat_inter_p99_ms,
         r.first_ms[0],
         r.first_ms[1],
         r.drops_mean,
@@ -592,7 +596,7 @@ fn fmt_row(r: &Row, floor: Option<&floor::FloorResult>) -> String {
     )
 }
 
-const TABLE_HEAD: &str = "| server | cipher | players | served | delivered Mbit/s | server CPU | Mbit per CPU-s | CPU/byte vs floor | added latency p50 / p99 / max ms | first frame p50 / p99 ms | drops per player | peak RSS MiB | threads | load tool CPU | other CPU |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+const TABLE_HEAD: &str = "| server | cipher | players | served | delivered Mbit/s | server CPU | Mbit per CPU-s | CPU/byte vs floor | added latency p50 / p99 / max ms | p99 without keyframes ms | first frame p50 / p99 ms | drops per player | peak RSS MiB | threads | load tool CPU | other CPU |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 fn report(
     rows: &[Row],

@@ -119,8 +119,10 @@ fn url(port: u16, name: &str) -> RtmpUrl {
 pub fn start(kind: Kind, cipher: Cipher, players: usize) -> Result<Running, String> {
     match kind {
         Kind::Rtmpsd => {
-            // Loopback players all come from 127.0.0.1: raise both connection limits.
+            // Loopback players all come from 127.0.0.1: raise both connection limits, and
+            // the player limit (by default an eighth of the connections is kept for publishers).
             let cap = (players + 16).max(64).to_string();
+            let max_players = players.max(1).to_string();
             let extra: Vec<String> = [
                 "--cipher-order",
                 cipher.name(),
@@ -128,6 +130,8 @@ pub fn start(kind: Kind, cipher: Cipher, players: usize) -> Result<Running, Stri
                 &cap,
                 "--max-connections-per-ip",
                 &cap,
+                "--max-players",
+                &max_players,
             ]
             .iter()
             .map(|s| s.to_string())

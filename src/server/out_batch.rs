@@ -2,6 +2,11 @@
 //! frames, each connection writing the chunk headers for its own message stream and chunk
 //! size. Many small messages (audio, a burst of replies) then share one TLS record and one
 //! socket write, and a large frame is cut into record-sized batches.
+//!
+//! The buffer is taken from the allocator when the batch gets its first byte and can be
+//! given back (`release`) once it is sent: a player spends nearly all its time asleep with
+//! nothing to send, so connections need not hold 16 KiB each, only those writing at the
+//! moment. Nothing is zeroed: bytes are appended.
 
 use crate::rtmp::chunk::{ChunkWriter, MessageHeader};
 use crate::server::frame::Frame;
@@ -11,8 +16,8 @@ pub const BATCH_BYTES: usize = 16 * 1024;
 
 /// A fixed-capacity batch of outgoing plaintext.
 pub struct OutBatch {
-    buf: Box<[u8]>,
-    len: usize,
+    /// The bytes gathered, at most `BATCH_BYTES`; no capacity while released.
+    buf: Vec<u8>,
     sent: usize,
 }
 
@@ -45,58 +50,74 @@ impl FrameInProgress {
 }
 
 impl OutBatch {
-    /// An empty batch of `BATCH_BYTES`.
+    /// An empty batch of `BATCH_BYTES`, its buffer not yet taken.
     pub fn new() -> Self {
         OutBatch {
-            buf: vec![0u8; BATCH_BYTES].into_boxed_slice(),
-            len: 0,
+            buf: Vec::new(),
             sent: 0,
         }
     }
 
     /// Bytes that still fit.
     pub fn room(&self) -> usize {
-        self.buf.len() - self.len
+        BATCH_BYTES - self.buf.len()
     }
 
     /// Whether nothing waits to be sent.
     pub fn is_empty(&self) -> bool {
-        self.sent == self.len
+        self.sent == self.buf.len()
     }
 
     /// The bytes waiting to be sent.
     pub fn pending(&self) -> &[u8] {
-        self.buf.get(self.sent..self.len).unwrap_or_default()
+        self.buf.get(self.sent..).unwrap_or_default()
     }
 
     /// Marks `n` pending bytes as sent; an emptied batch starts over at the front.
     pub fn sent(&mut self, n: usize) {
-        self.sent = (self.sent + n).min(self.len);
-        if self.sent == self.len {
+        self.sent = (self.sent + n).min(self.buf.len());
+        if self.sent == self.buf.len() {
             self.sent = 0;
-            self.len = 0;
+            self.buf.clear();
+        }
+    }
+
+    /// Gives the buffer back to the allocator if nothing waits to be sent; the next byte
+    /// added takes one again.
+    pub fn release(&mut self) {
+        if self.is_empty() {
+            self.buf = Vec::new();
         }
     }
 
     /// Copies as much of `bytes` as fits; returns how many.
     pub fn extend(&mut self, bytes: &[u8]) -> usize {
         let n = bytes.len().min(self.room());
-        if let (Some(target), Some(source)) =
-            (self.buf.get_mut(self.len..self.len + n), bytes.get(..n))
-        {
-            target.copy_from_slice(source);
+        if n > 0 {
+            self.take_buffer();
+            self.buf
+                .extend_from_slice(bytes.get(..n).unwrap_or_default());
         }
-        self.len += n;
         n
     }
 
     /// Writes as much of `frame`'s chunked encoding as fits; returns true once all of it is in.
     pub fn write_frame(&mut self, frame: &mut FrameInProgress, writer: &ChunkWriter) -> bool {
-        let out = self.buf.get_mut(self.len..).unwrap_or_default();
-        let n = writer.write_part(&frame.header, &frame.frame.payload, frame.done, out);
-        self.len += n;
-        frame.done += n;
+        let room = self.room();
+        if room > 0 && frame.done < frame.total {
+            self.take_buffer();
+            let payload = &frame.frame.payload;
+            frame.done +=
+                writer.append_part(&frame.header, payload, frame.done, room, &mut self.buf);
+        }
         frame.done >= frame.total
+    }
+
+    /// Takes the buffer from the allocator if the batch has none.
+    fn take_buffer(&mut self) {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(BATCH_BYTES);
+        }
     }
 }
 
@@ -163,5 +184,27 @@ mod tests {
         batch.sent(total);
         assert!(batch.is_empty());
         assert_eq!(batch.room(), BATCH_BYTES);
+    }
+
+    #[test]
+    fn a_released_batch_holds_no_buffer_until_it_is_written_to() {
+        let writer = ChunkWriter::new(4096);
+        let mut batch = OutBatch::new();
+        assert_eq!((batch.buf.capacity(), batch.room()), (0, BATCH_BYTES));
+        assert_eq!(batch.extend(b"reply"), 5);
+        batch.release();
+        assert_eq!(batch.pending(), b"reply", "not released while bytes wait");
+        batch.sent(5);
+        assert!(batch.buf.capacity() >= BATCH_BYTES);
+        batch.release();
+        assert_eq!(batch.buf.capacity(), 0);
+        let mut progress = FrameInProgress::new(frame(100), 1, &writer);
+        assert!(batch.write_frame(&mut progress, &writer));
+        assert_eq!(batch.pending().len(), 112);
+        assert_eq!(
+            batch.buf.capacity(),
+            BATCH_BYTES,
+            "one allocation, never grown"
+        );
     }
 }

@@ -96,28 +96,61 @@ impl ChunkWriter {
         from: usize,
         out: &mut [u8],
     ) -> usize {
+        let mut written = 0usize;
+        self.for_each_piece_of_part(header, payload, from, out.len(), |piece| {
+            if let Some(target) = out.get_mut(written..written + piece.len()) {
+                target.copy_from_slice(piece);
+            }
+            written += piece.len();
+        });
+        written
+    }
+
+    /// Appends at most `max` bytes of the part of one message's encoding that starts `from`
+    /// bytes in to `out`; returns the bytes appended. Like `write_part`, for a caller whose
+    /// buffer is a `Vec` (nothing is zeroed first).
+    pub fn append_part(
+        &self,
+        header: &MessageHeader,
+        payload: &[u8],
+        from: usize,
+        max: usize,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let before = out.len();
+        self.for_each_piece_of_part(header, payload, from, max, |piece| {
+            out.extend_from_slice(piece);
+        });
+        out.len() - before
+    }
+
+    /// Calls `f` with the pieces of the encoding's part that starts `from` bytes in and is
+    /// at most `max` bytes long.
+    fn for_each_piece_of_part(
+        &self,
+        header: &MessageHeader,
+        payload: &[u8],
+        from: usize,
+        max: usize,
+        mut f: impl FnMut(&[u8]),
+    ) {
         if let Err(error) = check_writable(header, payload.len()) {
-            debug_assert!(false, "ChunkWriter::write_part: {error}");
-            return 0;
+            debug_assert!(false, "ChunkWriter: {error}");
+            return;
         }
         let mut pos = 0usize;
         let mut written = 0usize;
         self.for_each_piece(header, payload, |piece| {
             let end = pos + piece.len();
-            if end > from && written < out.len() {
+            if end > from && written < max {
                 let skip = from.saturating_sub(pos);
                 let rest = piece.get(skip..).unwrap_or_default();
-                let n = rest.len().min(out.len() - written);
-                if let (Some(target), Some(source)) =
-                    (out.get_mut(written..written + n), rest.get(..n))
-                {
-                    target.copy_from_slice(source);
-                }
+                let n = rest.len().min(max - written);
+                f(rest.get(..n).unwrap_or_default());
                 written += n;
             }
             pos = end;
         });
-        written
     }
 
     /// The fmt 0 header of the first chunk and the fmt 3 header of the others.
@@ -336,6 +369,31 @@ mod tests {
                 }
                 assert_eq!(
                     parts, whole,
+                    "pieces of {step} bytes, timestamp {timestamp}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn append_part_in_any_pieces_gives_the_whole_encoding() {
+        let writer = ChunkWriter::new(128);
+        let payload: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        for timestamp in [40, 0x0100_0000] {
+            let header = header(6, timestamp);
+            let whole = write_vec(writer, &header, &payload);
+            for step in [1, 7, 128, 129, 4096] {
+                let mut parts = vec![0xEE];
+                loop {
+                    let from = parts.len() - 1;
+                    if writer.append_part(&header, &payload, from, step, &mut parts) == 0 {
+                        break;
+                    }
+                }
+                assert_eq!(parts[0], 0xEE, "what was there stays");
+                assert_eq!(
+                    parts[1..],
+                    whole[..],
                     "pieces of {step} bytes, timestamp {timestamp}"
                 );
             }

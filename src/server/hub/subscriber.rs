@@ -86,8 +86,15 @@ impl Subscriber {
         self.synced = TrackSet::EMPTY;
     }
 
-    /// Offers `frame`, which carries `tracks`, at time `now`.
-    pub(super) fn offer(&mut self, frame: &Frame, tracks: &FrameTracks, now: Instant) -> Offered {
+    /// Offers `frame`, which carries `tracks`, at time `now`; `ring`: wake the subscriber if
+    /// it sleeps (else the frame waits for the next one that does).
+    pub(super) fn offer(
+        &mut self,
+        frame: &Frame,
+        tracks: &FrameTracks,
+        now: Instant,
+        ring: bool,
+    ) -> Offered {
         let video = tracks.is_video_media(frame);
         if video && !frame.keyframe && !tracks.tracks.is_subset_of(&self.synced) {
             // Some of its tracks wait for a keyframe; the others lose this frame, so they must too.
@@ -107,7 +114,9 @@ impl Subscriber {
                     self.synced = self.synced.union(tracks.tracks);
                     self.behind_since = None;
                 }
-                self.state.doorbell.ring();
+                if ring {
+                    self.state.doorbell.ring();
+                }
                 Offered::Sent
             }
             Err(TrySendError::Full(_)) => {

@@ -437,3 +437,36 @@ fn a_takeover_records_the_new_publisher() {
 }
 
 mod multitrack;
+
+#[test]
+fn audio_waits_for_the_next_video_frame_to_ring_while_video_flows() {
+    let hub = Hub::new(LIMITS);
+    let publication = publish(&hub, 1);
+    let start = Instant::now();
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    publication.push(key(0), at(0));
+    let (bell, rings) = doorbell();
+    let mut sub = hub
+        .subscribe("live/cam", 2, SubscriberKind::Player, queue(64), bell)
+        .unwrap();
+    let _ = drain(&mut sub);
+    let rung = || rings.load(Ordering::SeqCst);
+    sub.doorbell().arm();
+    publication.push(audio(21), at(21));
+    assert_eq!(rung(), 0, "audio 21 ms after video waits");
+    publication.push(inter(33), at(33));
+    assert_eq!(rung(), 1, "the video frame rings, once");
+    assert_eq!(drain(&mut sub), ["Audio@21", "Video@33"]);
+    sub.doorbell().arm();
+    publication.push(audio(100), at(100));
+    assert_eq!(rung(), 2, "67 ms without video: audio rings on its own");
+    let _ = drain(&mut sub);
+    // Audio only, from a new publisher: every frame rings.
+    drop(publication);
+    let publication = publish(&hub, 3);
+    let _ = drain(&mut sub);
+    sub.doorbell().arm();
+    publication.push(audio(0), at(101));
+    assert_eq!(rung(), 3);
+    assert_eq!(drain(&mut sub), ["Audio@0"]);
+}

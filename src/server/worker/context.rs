@@ -349,6 +349,9 @@ impl Context {
         );
         match joined {
             Ok(subscription) => {
+                if let Err(error) = super::scheduling::batch_this_thread() {
+                    debug!("{} {} SCHED_BATCH refused: {error}", self.id, self.peer);
+                }
                 let live = subscription.live_at_join();
                 info!(
                     "{} {} playing {} ({} backlog frames{})",
