@@ -17,6 +17,7 @@ mod error;
 pub mod handshake;
 pub mod media;
 pub mod message;
+mod outgoing;
 pub mod session;
 pub mod session_error;
 mod timestamp;

@@ -24,14 +24,15 @@ mod server_command;
 pub use event::{ClientEvent, ClientFed, ClientStep, Status};
 pub use server_command::ServerCommand;
 
+use super::Error;
 use super::amf0::AmfLimits;
-use super::chunk::{ChunkLimits, ChunkRead, ChunkReader, ChunkWriter, MessageHeader, RawMessage};
+use super::chunk::{ChunkLimits, ChunkRead, ChunkReader, ChunkWriter, RawMessage};
 use super::command::CommandName;
 use super::handshake::{ClientHandshake, HandshakeStep, RANDOM_SIZE};
 use super::message::{ControlMessage, MAX_CONTROL_LEN, UserControlEvent, type_id};
+use super::outgoing::queue_message;
 use super::session::csid;
 use super::session_error::SessionError;
-use super::{Error, Timestamp};
 
 /// Longest application name a plan may carry.
 pub const MAX_APP_LEN: usize = 256;
@@ -520,23 +521,15 @@ impl State {
         stream_id: u32,
         payload: &[u8],
     ) -> Result<(), Error> {
-        let limit = self.config.max_pending_output;
-        let header = MessageHeader {
+        Ok(queue_message(
+            &self.writer,
+            &mut self.out,
+            self.config.max_pending_output,
             chunk_stream_id,
-            timestamp: Timestamp::ZERO,
             type_id,
             stream_id,
-        };
-        let queued = self.out.len() + self.writer.encoded_len(&header, payload.len());
-        if queued > limit {
-            return Err(SessionError::OutputOverflow {
-                limit: u32::try_from(limit).unwrap_or(u32::MAX),
-                seen: u32::try_from(queued).unwrap_or(u32::MAX),
-            }
-            .into());
-        }
-        self.writer.write_to_vec(&header, payload, &mut self.out);
-        Ok(())
+            payload,
+        )?)
     }
 }
 

@@ -2,8 +2,9 @@
 //! between them whole and one byte at a time), and against scripted server replies.
 
 use super::*;
+use crate::rtmp::Timestamp;
 use crate::rtmp::amf0::{Amf0Writer, AmfError};
-use crate::rtmp::chunk::ChunkWriter;
+use crate::rtmp::chunk::{ChunkWriter, MessageHeader};
 use crate::rtmp::session::{Session, SessionConfig, SessionEvent};
 
 const KEY: &str = "upstream-secret-key";

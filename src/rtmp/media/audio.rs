@@ -14,9 +14,9 @@
 
 use super::codec::{AudioCodec, MediaType};
 use super::error::MediaError;
-use super::mod_ex::{self, PACKET_TYPE_MOD_EX};
-use super::multitrack::{Layout, MultitrackType, TrackEntry, TrackWalker};
-use super::read::{byte_at, fourcc_at, need};
+use super::mod_ex;
+use super::multitrack::{self, Layout, MultitrackType, TrackEntry, TrackWalker};
+use super::read::{byte_at, need};
 use super::track_set::TrackSet;
 
 /// What kind of packet an audio message is (for a multitrack message: every track's kind).
@@ -142,34 +142,16 @@ fn read_header(payload: &[u8]) -> Result<Header, MediaError> {
 /// Enhanced RTMP ExAudioTagHeader: ModEx chain, multitrack, FourCC.
 fn read_enhanced(payload: &[u8], first: u8) -> Result<Header, MediaError> {
     let chain = mod_ex::read_chain(payload, 1, first & 0x0f)?;
-    let (mut packet_type, mut at) = (chain.packet_type, chain.end);
-    let mut multitrack = None;
-    if packet_type == MULTITRACK {
-        let byte = byte_at(payload, at)?;
-        multitrack = Some(MultitrackType::from_nibble(MediaType::Audio, byte >> 4)?);
-        packet_type = byte & 0x0f;
-        if matches!(packet_type, MULTITRACK | PACKET_TYPE_MOD_EX) {
-            return Err(MediaError::NestedMultitrack {
-                media: MediaType::Audio,
-                packet_type,
-            });
-        }
-        at += 1;
-    }
-    let fourcc = if multitrack == Some(MultitrackType::ManyTracksManyCodecs) {
-        None
-    } else {
-        let fourcc = fourcc_at(payload, at)?;
-        at += 4;
-        Some(fourcc)
-    };
+    let (packet_type, layout) = multitrack::read_layout(
+        payload,
+        MediaType::Audio,
+        MULTITRACK,
+        chain.packet_type,
+        chain.end,
+    )?;
     Ok(Header::Tracks {
         packet_type,
-        layout: Layout {
-            multitrack,
-            fourcc,
-            start: at,
-        },
+        layout,
         nano_offset: chain.nano_offset,
     })
 }

@@ -19,6 +19,7 @@
 
 use super::codec::MediaType;
 use super::error::MediaError;
+use super::mod_ex::PACKET_TYPE_MOD_EX;
 use super::read::{byte_at, fourcc_at, u24_at};
 
 /// How a multitrack message lays out its tracks (`AvMultitrackType`).
@@ -53,6 +54,43 @@ pub(super) struct Layout {
     pub(super) fourcc: Option<u32>,
     /// Offset of the first track entry, or of the body of a single-track message.
     pub(super) start: usize,
+}
+
+/// Reads what follows an enhanced tag's packet type at `at`: the multitrack byte when
+/// `packet_type` is `multitrack_packet` (the Multitrack packet type of `media`), then the
+/// FourCC the tracks share unless each track has its own. Returns the tracks' packet type
+/// and their layout.
+pub(super) fn read_layout(
+    payload: &[u8],
+    media: MediaType,
+    multitrack_packet: u8,
+    packet_type: u8,
+    mut at: usize,
+) -> Result<(u8, Layout), MediaError> {
+    let mut packet_type = packet_type;
+    let mut multitrack = None;
+    if packet_type == multitrack_packet {
+        let byte = byte_at(payload, at)?;
+        multitrack = Some(MultitrackType::from_nibble(media, byte >> 4)?);
+        packet_type = byte & 0x0f;
+        if packet_type == multitrack_packet || packet_type == PACKET_TYPE_MOD_EX {
+            return Err(MediaError::NestedMultitrack { media, packet_type });
+        }
+        at += 1;
+    }
+    let fourcc = if multitrack == Some(MultitrackType::ManyTracksManyCodecs) {
+        None
+    } else {
+        let fourcc = fourcc_at(payload, at)?;
+        at += 4;
+        Some(fourcc)
+    };
+    let layout = Layout {
+        multitrack,
+        fourcc,
+        start: at,
+    };
+    Ok((packet_type, layout))
 }
 
 /// One track of a message: its id, FourCC, and where its body lies in the payload.

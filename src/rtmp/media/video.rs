@@ -15,9 +15,9 @@
 use super::codec::{MediaType, VideoCodec};
 use super::config_record;
 use super::error::MediaError;
-use super::mod_ex::{self, PACKET_TYPE_MOD_EX};
-use super::multitrack::{Layout, MultitrackType, TrackEntry, TrackWalker};
-use super::read::{byte_at, fourcc_at, need};
+use super::mod_ex;
+use super::multitrack::{self, Layout, MultitrackType, TrackEntry, TrackWalker};
+use super::read::{byte_at, need};
 use super::track_set::TrackSet;
 
 /// What kind of packet a video message is (for a multitrack message: every track's kind).
@@ -126,7 +126,7 @@ fn read_header(payload: &[u8]) -> Result<Header, MediaError> {
     }
     let frame_type = (first >> 4) & 0x07;
     let chain = mod_ex::read_chain(payload, 1, first & 0x0f)?;
-    let (mut packet_type, mut at) = (chain.packet_type, chain.end);
+    let (packet_type, at) = (chain.packet_type, chain.end);
     if frame_type == FRAME_COMMAND && packet_type != METADATA {
         // A command frame has a UI8 command and no FourCC, so it names no codec.
         byte_at(payload, at)?;
@@ -134,34 +134,12 @@ fn read_header(payload: &[u8]) -> Result<Header, MediaError> {
             nano_offset: chain.nano_offset,
         });
     }
-    let mut multitrack = None;
-    if packet_type == MULTITRACK {
-        let byte = byte_at(payload, at)?;
-        multitrack = Some(MultitrackType::from_nibble(MediaType::Video, byte >> 4)?);
-        packet_type = byte & 0x0f;
-        if matches!(packet_type, MULTITRACK | PACKET_TYPE_MOD_EX) {
-            return Err(MediaError::NestedMultitrack {
-                media: MediaType::Video,
-                packet_type,
-            });
-        }
-        at += 1;
-    }
-    let fourcc = if multitrack == Some(MultitrackType::ManyTracksManyCodecs) {
-        None
-    } else {
-        let fourcc = fourcc_at(payload, at)?;
-        at += 4;
-        Some(fourcc)
-    };
+    let (packet_type, layout) =
+        multitrack::read_layout(payload, MediaType::Video, MULTITRACK, packet_type, at)?;
     Ok(Header::Tracks {
         frame_type,
         packet_type,
-        layout: Layout {
-            multitrack,
-            fourcc,
-            start: at,
-        },
+        layout,
         nano_offset: chain.nano_offset,
     })
 }

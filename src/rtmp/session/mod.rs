@@ -12,14 +12,15 @@ mod reply;
 pub use event::{Fed, SessionEvent, StreamRole};
 pub use media_message::{Media, MediaKind};
 
+use super::Error;
 use super::amf0::AmfLimits;
 use super::chunk::{ChunkLimits, ChunkRead, ChunkReader, ChunkWriter, MessageHeader, RawMessage};
 use super::command::{Command, CommandName};
 use super::enhanced::{ConnectCaps, write_reconnect_request};
 use super::handshake::{HandshakeStep, RANDOM_SIZE, ServerHandshake};
 use super::message::{ControlMessage, MAX_CONTROL_LEN, UserControlEvent, type_id};
+use super::outgoing::queue_message;
 use super::session_error::SessionError;
-use super::{Error, Timestamp};
 
 /// The message stream id every played stream uses, so fan-out bytes are the same for all players.
 pub const FANOUT_STREAM_ID: u32 = 1;
@@ -584,23 +585,15 @@ impl State {
         stream_id: u32,
         payload: &[u8],
     ) -> Result<(), Error> {
-        let limit = self.config.max_pending_output;
-        let header = MessageHeader {
+        Ok(queue_message(
+            &self.writer,
+            &mut self.out,
+            self.config.max_pending_output,
             chunk_stream_id,
-            timestamp: Timestamp::ZERO,
             type_id,
             stream_id,
-        };
-        let queued = self.out.len() + self.writer.encoded_len(&header, payload.len());
-        if queued > limit {
-            return Err(SessionError::OutputOverflow {
-                limit: u32::try_from(limit).unwrap_or(u32::MAX),
-                seen: u32::try_from(queued).unwrap_or(u32::MAX),
-            }
-            .into());
-        }
-        self.writer.write_to_vec(&header, payload, &mut self.out);
-        Ok(())
+            payload,
+        )?)
     }
 }
 
