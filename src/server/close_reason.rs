@@ -231,6 +231,7 @@ impl fmt::Display for CloseReason {
                 let how = match error.kind() {
                     io::ErrorKind::UnexpectedEof => "closed without a tls close_notify",
                     io::ErrorKind::ConnectionReset => "connection reset",
+                    io::ErrorKind::BrokenPipe => "closed while being written to",
                     _ => "connection lost",
                 };
                 write!(f, "peer went away{}: {how}", During(*during))
@@ -360,6 +361,14 @@ mod tests {
             "peer went away: closed without a tls close_notify"
         );
         assert_eq!(gone.level(), Level::Info);
+        let broken = CloseReason::PeerGone {
+            during: None,
+            error: io::Error::from(io::ErrorKind::BrokenPipe),
+        };
+        assert_eq!(
+            broken.to_string(),
+            "peer went away: closed while being written to"
+        );
     }
 
     #[test]

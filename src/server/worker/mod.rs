@@ -445,11 +445,25 @@ impl Worker {
             let blocked = self
                 .transport
                 .flush(&mut self.socket)
-                .map_err(|error| CloseReason::Io { op: "write", error })?;
+                .map_err(|error| self.write_error(error))?;
             self.output_blocked = blocked;
             if blocked || !full {
                 return Ok(());
             }
+        }
+    }
+
+    /// A failed socket write: a peer that closed or reset its end went away (a player that
+    /// quits while its backlog is being written sees this rather than the end of input).
+    fn write_error(&self, error: std::io::Error) -> CloseReason {
+        match error.kind() {
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+                CloseReason::PeerGone {
+                    during: self.stage(),
+                    error,
+                }
+            }
+            _ => CloseReason::Io { op: "write", error },
         }
     }
 
