@@ -12,6 +12,15 @@ use rustls::Connection;
 
 use crate::rtmp::handshake::RTMP_VERSION;
 
+/// Whether a socket error means the peer went away (a reset, a write after it closed, or a
+/// TLS peer that vanished without close_notify) rather than a failure on this side.
+pub fn peer_went_away(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof
+    )
+}
+
 /// What one `read` call found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadOutcome {

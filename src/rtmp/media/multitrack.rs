@@ -64,10 +64,9 @@ pub(super) fn read_layout(
     payload: &[u8],
     media: MediaType,
     multitrack_packet: u8,
-    packet_type: u8,
+    mut packet_type: u8,
     mut at: usize,
 ) -> Result<(u8, Layout), MediaError> {
-    let mut packet_type = packet_type;
     let mut multitrack = None;
     if packet_type == multitrack_packet {
         let byte = byte_at(payload, at)?;

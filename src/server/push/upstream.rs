@@ -21,7 +21,7 @@ use crate::rtmp::chunk::ChunkWriter;
 use crate::rtmp::client_session::{ClientEvent, ClientSession, ClientStep};
 use crate::server::frame::Frame;
 use crate::server::out_batch::{FrameInProgress, OutBatch};
-use crate::server::transport::{ReadOutcome, Transport, TransportError};
+use crate::server::transport::{ReadOutcome, Transport, TransportError, peer_went_away};
 
 /// Input bytes handled in one turn before output gets its turn.
 const READ_BUDGET: usize = 64 * 1024;
@@ -278,14 +278,7 @@ impl Upstream {
                         error: io::Error::other("upstream answered tls with plain rtmp"),
                     });
                 }
-                Err(TransportError::Io(error))
-                    if matches!(
-                        error.kind(),
-                        io::ErrorKind::ConnectionReset
-                            | io::ErrorKind::UnexpectedEof
-                            | io::ErrorKind::BrokenPipe
-                    ) =>
-                {
+                Err(TransportError::Io(error)) if peer_went_away(&error) => {
                     return Err(PushFailure::Gone {
                         stage: self.stage(),
                         error,
@@ -376,12 +369,13 @@ impl Upstream {
     }
 
     fn write_error(&self, error: io::Error) -> PushFailure {
-        match error.kind() {
-            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => PushFailure::Gone {
+        if peer_went_away(&error) {
+            PushFailure::Gone {
                 stage: self.stage(),
                 error,
-            },
-            _ => PushFailure::Io { op: "write", error },
+            }
+        } else {
+            PushFailure::Io { op: "write", error }
         }
     }
 

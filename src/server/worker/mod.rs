@@ -29,7 +29,7 @@ use super::connection_slot::ConnectionSlot;
 use super::hub::{Delivery, Doorbell, Wake};
 use super::out_batch::{FrameInProgress, OutBatch};
 use super::shared::Shared;
-use super::transport::{ReadOutcome, Transport, TransportError};
+use super::transport::{ReadOutcome, Transport, TransportError, peer_went_away};
 use crate::rtmp::chunk::ChunkWriter;
 use crate::rtmp::handshake::RANDOM_SIZE;
 use crate::rtmp::session::{Session, SessionEvent};
@@ -339,12 +339,7 @@ impl Worker {
                 Err(TransportError::Tls(e)) => return Err(CloseReason::Tls(e)),
                 Err(TransportError::PlainOnTlsPort) => return Err(CloseReason::PlainOnTlsPort),
                 // Players and encoders that quit often skip close_notify: ordinary, not an error.
-                Err(TransportError::Io(error))
-                    if matches!(
-                        error.kind(),
-                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
-                    ) =>
-                {
+                Err(TransportError::Io(error)) if peer_went_away(&error) => {
                     return Err(CloseReason::PeerGone {
                         during: self.stage(),
                         error,
@@ -453,17 +448,16 @@ impl Worker {
         }
     }
 
-    /// A failed socket write: a peer that closed or reset its end went away (a player that
-    /// quits while its backlog is being written sees this rather than the end of input).
+    /// A failed socket write: a player that quits while its backlog is being written sees
+    /// this (a broken pipe) rather than the end of its input.
     fn write_error(&self, error: std::io::Error) -> CloseReason {
-        match error.kind() {
-            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
-                CloseReason::PeerGone {
-                    during: self.stage(),
-                    error,
-                }
+        if peer_went_away(&error) {
+            CloseReason::PeerGone {
+                during: self.stage(),
+                error,
             }
-            _ => CloseReason::Io { op: "write", error },
+        } else {
+            CloseReason::Io { op: "write", error }
         }
     }
 
